@@ -1,1 +1,25 @@
-# Filled in by the lib/agent module.
+libtroupe_la_SOURCES += \
+        lib/agent/capability.c lib/agent/capability.h \
+        lib/agent/agentcard.c lib/agent/agentcard.h
+
+TESTS += test-agentcard
+check_PROGRAMS += test-agentcard
+test_agentcard_SOURCES = tests/unit/test-agentcard.c
+test_agentcard_CFLAGS = $(TEST_CFLAGS)
+test_agentcard_LDADD = $(TEST_LDADD)
+
+TESTS += fuzz-agentcard
+check_PROGRAMS += fuzz-agentcard
+fuzz_agentcard_SOURCES = tests/fuzz/fuzz-agentcard.c $(FUZZ_REPLAY_SOURCES)
+fuzz_agentcard_CFLAGS = $(FUZZ_CFLAGS)
+fuzz_agentcard_LDADD = $(FUZZ_LDADD)
+if ENABLE_FUZZING
+noinst_PROGRAMS += fuzz-agentcard-libfuzzer
+fuzz_agentcard_libfuzzer_SOURCES = tests/fuzz/fuzz-agentcard.c tests/fuzz/fuzz.h
+fuzz_agentcard_libfuzzer_CFLAGS = $(FUZZ_CFLAGS)
+fuzz_agentcard_libfuzzer_LDADD = $(FUZZ_LDADD)
+fuzz_agentcard_libfuzzer_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+endif
+
+# The sample cards test-agentcard reads through $TOP_SRCDIR (docs/agent-card.md is in docs/local.mk).
+EXTRA_DIST += tests/data/agentcards
