@@ -17,5 +17,5 @@
 #   endif
 FUZZ_REPLAY_SOURCES = tests/fuzz/fuzz-replay.c tests/fuzz/fuzz.h
 FUZZ_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JANSSON_CFLAGS)
-FUZZ_LDADD = libtroupe.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS)
+FUZZ_LDADD = libtroupe.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS)
 EXTRA_DIST += tests/fuzz/corpus
