@@ -10,14 +10,14 @@ test_agentcard_LDADD = $(TEST_LDADD)
 
 TESTS += fuzz-agentcard
 check_PROGRAMS += fuzz-agentcard
-fuzz_agentcard_SOURCES = tests/fuzz/fuzz-agentcard.c $(FUZZ_REPLAY_SOURCES)
-fuzz_agentcard_CFLAGS = $(FUZZ_CFLAGS)
-fuzz_agentcard_LDADD = $(FUZZ_LDADD)
+fuzz_agentcard_SOURCES = tests/fuzz/fuzz-agentcard.c $(FUZZ_REPLAY_SRC)
+fuzz_agentcard_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+fuzz_agentcard_LDADD = $(FUZZ_LINK)
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz-agentcard-libfuzzer
 fuzz_agentcard_libfuzzer_SOURCES = tests/fuzz/fuzz-agentcard.c tests/fuzz/fuzz.h
-fuzz_agentcard_libfuzzer_CFLAGS = $(FUZZ_CFLAGS)
-fuzz_agentcard_libfuzzer_LDADD = $(FUZZ_LDADD)
+fuzz_agentcard_libfuzzer_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+fuzz_agentcard_libfuzzer_LDADD = $(FUZZ_LINK)
 fuzz_agentcard_libfuzzer_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif
 

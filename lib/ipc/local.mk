@@ -14,14 +14,14 @@ test_ipc_LDADD = $(TEST_LDADD)
 
 TESTS += fuzz-envelope
 check_PROGRAMS += fuzz-envelope
-fuzz_envelope_SOURCES = tests/fuzz/fuzz-envelope.c $(FUZZ_REPLAY_SOURCES)
-fuzz_envelope_CFLAGS = $(FUZZ_CFLAGS)
-fuzz_envelope_LDADD = $(FUZZ_LDADD)
+fuzz_envelope_SOURCES = tests/fuzz/fuzz-envelope.c $(FUZZ_REPLAY_SRC)
+fuzz_envelope_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+fuzz_envelope_LDADD = $(FUZZ_LINK)
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz-envelope-libfuzzer
 fuzz_envelope_libfuzzer_SOURCES = tests/fuzz/fuzz-envelope.c tests/fuzz/fuzz.h
-fuzz_envelope_libfuzzer_CFLAGS = $(FUZZ_CFLAGS)
-fuzz_envelope_libfuzzer_LDADD = $(FUZZ_LDADD)
+fuzz_envelope_libfuzzer_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+fuzz_envelope_libfuzzer_LDADD = $(FUZZ_LINK)
 fuzz_envelope_libfuzzer_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif
 

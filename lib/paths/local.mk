@@ -10,13 +10,13 @@ test_paths_LDADD = $(TEST_LDADD)
 
 TESTS += fuzz-path-resolve
 check_PROGRAMS += fuzz-path-resolve
-fuzz_path_resolve_SOURCES = tests/fuzz/fuzz-path-resolve.c $(FUZZ_REPLAY_SOURCES)
-fuzz_path_resolve_CFLAGS = $(FUZZ_CFLAGS)
-fuzz_path_resolve_LDADD = $(FUZZ_LDADD)
+fuzz_path_resolve_SOURCES = tests/fuzz/fuzz-path-resolve.c $(FUZZ_REPLAY_SRC)
+fuzz_path_resolve_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+fuzz_path_resolve_LDADD = $(FUZZ_LINK)
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz-path-resolve-libfuzzer
 fuzz_path_resolve_libfuzzer_SOURCES = tests/fuzz/fuzz-path-resolve.c tests/fuzz/fuzz.h
-fuzz_path_resolve_libfuzzer_CFLAGS = $(FUZZ_CFLAGS)
-fuzz_path_resolve_libfuzzer_LDADD = $(FUZZ_LDADD)
+fuzz_path_resolve_libfuzzer_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+fuzz_path_resolve_libfuzzer_LDADD = $(FUZZ_LINK)
 fuzz_path_resolve_libfuzzer_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif
