@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* spawn.h: starting one child: fork, the child's setup (session, signals, fds, working directory,
+ * confinement) and exec, with a failure before exec reported back to the parent. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "basic/macro.h"
+#include "spawn-options.h"
+
+/* The steps of the child's setup, in order; a failure names the step. */
+typedef enum SpawnStep {
+        SPAWN_STEP_SIGNALS,
+        SPAWN_STEP_SESSION,
+        SPAWN_STEP_PARENT_DEATH,
+        SPAWN_STEP_CWD,
+        SPAWN_STEP_FDS,
+        SPAWN_STEP_CONFINEMENT,
+        SPAWN_STEP_EXEC,
+        _SPAWN_STEP_MAX,
+        _SPAWN_STEP_INVALID = -EINVAL,
+} SpawnStep;
+
+const char *spawn_step_to_string(SpawnStep s) _const_;
+SpawnStep spawn_step_from_string(const char *s) _pure_;
+
+typedef struct SpawnRequest {
+        char *const *argv; /* argv[0] is the absolute path executed */
+        char *const *envp;
+        int cwd_fd; /* directory to run in (O_PATH is fine), or -EBADF for "/" */
+        int output_fd; /* write end of the log pipe: the child's stdout and stderr */
+        int agent_fd; /* the child's fd 3, or -EBADF */
+        const SpawnOptions *options; /* for the confinement step */
+} SpawnRequest;
+
+/* Forks and execs. Returns once the child has exec'd (the pid in *ret_pid) or failed before exec
+ * (the child is reaped, the failing step in *ret_step, its errno returned). The child runs in its
+ * own session and process group, with stdin on /dev/null, stdout and stderr on output_fd, fd 3 as
+ * agent_fd if given and no other fd, an empty signal mask, default signal dispositions, and
+ * SIGTERM as its parent-death signal. SIGCHLD must be blocked in the caller (sd-event needs that
+ * anyway), so the child cannot be reaped behind the caller's back. */
+int spawn_start(const SpawnRequest *req, pid_t *ret_pid, SpawnStep *ret_step);
+
+/* Opens argv[0] as spawn_start() will run it: -ENOENT, -EACCES, -EISDIR (not a regular file)
+ * or 0. */
+int spawn_check_executable(const char *path);
