@@ -1,0 +1,731 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.troupe.Registry1 on the bus: the Manager, agent and task objects, and their signals.
+ * Handlers go read -> validate -> act -> publish -> reply; every task change they cause is
+ * committed to the journal before the reply or any signal leaves. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/fd-util.h"
+#include "basic/log.h"
+#include "basic/string-util.h"
+#include "bus/bus-describe.h"
+#include "bus/bus-error.h"
+#include "bus/bus-log-control.h"
+#include "bus/bus-util.h"
+#include "json/json-util.h"
+#include "registryd-workspace.h"
+#include "registryd.h"
+
+/* ---- signals ---- */
+
+static void registry_emit_agent_state(Agent *a) {
+        int r = sd_bus_emit_signal(a->context->bus, REGISTRY_PATH, REGISTRY_MANAGER_INTERFACE,
+                                   "AgentStateChanged", "ss", a->name, agent_state_to_string(a->state));
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit AgentStateChanged for %s, ignoring: %m", a->name);
+}
+
+void registry_emit_agent_added(Agent *a) {
+        int r;
+
+        if (!a->context->bus)
+                return;
+        r = bus_emit_object_added(a->context->bus, REGISTRY_AGENT_PREFIX, a->name);
+        if (r < 0)
+                log_debug_errno(r, "Failed to announce agent %s, ignoring: %m", a->name);
+        registry_emit_agent_state(a);
+}
+
+void registry_emit_agent_changed(Agent *a, char **properties, bool state_signal) {
+        int r;
+
+        if (!a->context->bus)
+                return;
+        r = bus_emit_properties_changed(a->context->bus, REGISTRY_AGENT_PREFIX, a->name,
+                                        REGISTRY_AGENT_INTERFACE, properties);
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit PropertiesChanged for agent %s, ignoring: %m", a->name);
+        if (state_signal)
+                registry_emit_agent_state(a);
+}
+
+void registry_emit_task_published(Task *t, bool added, uint32_t props, const TaskState *states,
+                                  size_t n_states) {
+        static const struct {
+                TaskProp prop;
+                const char *name;
+        } names[] = {
+                {TASK_PROP_STATE, "State"},           {TASK_PROP_PROGRESS, "Progress"},
+                {TASK_PROP_FINISHED, "FinishedUSec"}, {TASK_PROP_RESULT, "Result"},
+                {TASK_PROP_ERROR, "Error"},
+        };
+        sd_bus *bus = t->context->bus;
+        char *changed[ELEMENTSOF(names) + 1];
+        size_t n = 0;
+        int r;
+
+        if (!bus)
+                return;
+
+        if (added)
+                r = bus_emit_object_added(bus, REGISTRY_TASK_PREFIX, t->id);
+        else {
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        if (props & names[i].prop)
+                                changed[n++] = (char *) names[i].name;
+                changed[n] = NULL;
+                r = n > 0 ? bus_emit_properties_changed(bus, REGISTRY_TASK_PREFIX, t->id,
+                                                        REGISTRY_TASK_INTERFACE, changed)
+                          : 0;
+        }
+        if (r < 0)
+                log_debug_errno(r, "Failed to announce changes of task %s, ignoring: %m", t->id);
+
+        for (size_t i = 0; i < n_states; i++) {
+                r = sd_bus_emit_signal(bus, REGISTRY_PATH, REGISTRY_MANAGER_INTERFACE, "TaskStateChanged",
+                                       "ss", t->id, task_state_to_string(states[i]));
+                if (r < 0)
+                        log_debug_errno(r, "Failed to emit TaskStateChanged for %s, ignoring: %m", t->id);
+        }
+}
+
+/* ---- Manager ---- */
+
+static int method_health(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *status = NULL;
+        int r;
+
+        r = context_health(userdata, &status);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "s", status);
+}
+
+static int method_describe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return bus_describe_reply(m, context_describe, userdata, error);
+}
+
+static int method_list_agents(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Context *c = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sso)");
+        if (r < 0)
+                return r;
+        LIST_FOREACH(agents, a, c->agents_head) {
+                _cleanup_free_ char *path = NULL;
+
+                r = bus_object_path(REGISTRY_AGENT_PREFIX, a->name, &path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "(sso)", a->name, agent_state_to_string(a->state), path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+typedef struct ListTasksFilter {
+        char *agent;
+        char *state;
+        uint32_t limit;
+} ListTasksFilter;
+
+static void list_tasks_filter_done(ListTasksFilter *f) {
+        free(f->agent);
+        free(f->state);
+}
+
+static int list_tasks_append(sd_bus_message *reply, Task *t) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = bus_object_path(REGISTRY_TASK_PREFIX, t->id, &path);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "(ssso)", t->id, t->agent_name,
+                                     task_state_to_string(t->pub_state), path);
+}
+
+static int method_list_tasks_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        static const BusOption table[] = {
+                {"agent", "s", bus_option_string, offsetof(ListTasksFilter, agent)},
+                {"state", "s", bus_option_string, offsetof(ListTasksFilter, state)},
+                {"limit", "u", bus_option_uint32, offsetof(ListTasksFilter, limit)},
+                {},
+        };
+        _cleanup_(list_tasks_filter_done) ListTasksFilter f = {.limit = LIST_TASKS_LIMIT_DEFAULT};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Context *c = userdata;
+        TaskState state = _TASK_STATE_INVALID;
+        uint32_t n = 0;
+        int r;
+
+        r = bus_read_options(m, table, &f, error);
+        if (r < 0)
+                return r;
+        if (f.state) {
+                state = task_state_from_string(f.state);
+                if (state < 0)
+                        return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                              "Filter 'state': unknown task state.");
+        }
+        if (f.agent && !name_is_valid(f.agent, AGENT_NAME_MAX))
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Filter 'agent': not a valid agent name.");
+        if (f.limit == 0 || f.limit > LIST_TASKS_LIMIT_MAX)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS, "Filter 'limit': must be 1..%u.",
+                                      LIST_TASKS_LIMIT_MAX);
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssso)");
+        if (r < 0)
+                return r;
+        LIST_FOREACH_BACKWARDS(tasks, t, c->tasks_tail) {
+                if (n >= f.limit)
+                        break;
+                if (t->is_new || (f.agent && !streq(f.agent, t->agent_name)) ||
+                    (state >= 0 && t->pub_state != state))
+                        continue;
+                r = list_tasks_append(reply, t);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_list_tasks, method_list_tasks_impl);
+
+typedef struct CreateTaskArgs {
+        json_t *params;
+        char *prompt;
+        char *workspace;
+        bool reuse_workspace;
+} CreateTaskArgs;
+
+static void create_task_args_done(CreateTaskArgs *a) {
+        json_decref(a->params);
+        free(a->prompt);
+        free(a->workspace);
+}
+
+static int option_params(sd_bus_message *m, const char *key, void *p, sd_bus_error *error) {
+        _cleanup_free_ char *parse_error = NULL;
+        json_t **v = p;
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &s);
+        if (r < 0)
+                return r;
+        json_decref(*v);
+        *v = NULL;
+        r = json_parse(s, strlen(s), TASK_PARAMS_MAX, 0, 0, v, &parse_error);
+        if (r == -EFBIG)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Option '%s' is too long: at most %zu bytes.", key, TASK_PARAMS_MAX);
+        if (r < 0)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS, "Option '%s' is not valid JSON: %s",
+                                      key, strna(parse_error));
+        if (!json_is_object(*v))
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Option '%s' must be a JSON object, not %s.", key, json_kind_name(*v));
+        return 0;
+}
+
+/* The agent sees the prompt as params' "prompt" member, unless params already has one. */
+static int create_task_params_json(CreateTaskArgs *args, char **ret) {
+        if (!args->params) {
+                args->params = json_object();
+                if (!args->params)
+                        return -ENOMEM;
+        }
+        if (args->prompt && !json_object_get(args->params, "prompt") &&
+            json_object_set_new(args->params, "prompt", json_string(args->prompt)) < 0)
+                return -ENOMEM;
+        return json_dump_string(args->params, JSON_DUMP_COMPACT, ret);
+}
+
+/* Everything about the arguments that can be checked before anything is created. */
+static int create_task_check(const char *name, CreateTaskArgs *args, sd_bus_error *error,
+                             char **ret_params) {
+        _cleanup_free_ char *params = NULL;
+        int r;
+
+        if (!name_is_valid(name, AGENT_NAME_MAX))
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS, "Not a valid agent name.");
+        if (args->workspace && !workspace_name_is_valid(args->workspace))
+                return bus_error_setf(
+                        error, BUS_ERROR_INVALID_ARGS,
+                        "Option 'workspace' is not a valid name: 1..64 of a-z 0-9 . _ -, starting "
+                        "with a letter or digit, without '..'.");
+        r = create_task_params_json(args, &params);
+        if (r < 0)
+                return r;
+        if (strlen(params) > TASK_PARAMS_MAX)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "The parameters and prompt exceed %zu bytes.", TASK_PARAMS_MAX);
+
+        *ret_params = TAKE_PTR(params);
+        return 0;
+}
+
+static int create_task_workspace(Context *c, const char *name, bool reuse, sd_bus_error *error, char **ret) {
+        int r;
+
+        r = workspace_create(c->workspaces_dir, name, reuse, ret);
+        if (r == -EEXIST)
+                return bus_error_setf(error, BUS_ERROR_ALREADY_EXISTS,
+                                      "Workspace '%s' exists already; set reuse_workspace to use it.", name);
+        if (r == -ELOOP || r == -EXDEV || r == -ENOTDIR)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Workspace '%s' is not a plain directory beneath the workspaces root.",
+                                      name);
+        if (r < 0)
+                return bus_error_set_errnof(error, r, "Failed to create workspace '%s': %m", name);
+        return 0;
+}
+
+static int method_create_task_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        static const BusOption table[] = {
+                {"params", "s", option_params, offsetof(CreateTaskArgs, params)},
+                {"prompt", "s", bus_option_string, offsetof(CreateTaskArgs, prompt)},
+                {"workspace", "s", bus_option_string, offsetof(CreateTaskArgs, workspace)},
+                {"reuse_workspace", "b", bus_option_bool, offsetof(CreateTaskArgs, reuse_workspace)},
+                {},
+        };
+        _cleanup_(create_task_args_done) CreateTaskArgs args = {};
+        _cleanup_free_ char *params = NULL, *workspace = NULL, *path = NULL;
+        char id[TASK_ID_LEN + 1];
+        Context *c = userdata;
+        const char *name;
+        Agent *a;
+        Task *t;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, table, &args, error);
+        if (r < 0)
+                return r;
+
+        r = create_task_check(name, &args, error, &params);
+        if (r < 0)
+                return r;
+
+        a = agent_get(c, name);
+        if (!a)
+                return bus_error_no_such_agent(error, name);
+        if (!agent_is_connected(a))
+                return bus_error_setf(error, BUS_ERROR_NO_SUCH_AGENT,
+                                      "Agent '%s' is %s, not registered; the router starts agents.", name,
+                                      agent_state_to_string(a->state));
+
+        r = task_id_generate(c, id);
+        if (r < 0)
+                return r;
+        r = create_task_workspace(c, args.workspace ?: id, args.reuse_workspace, error, &workspace);
+        if (r < 0)
+                return r;
+
+        r = task_create(c, a, id, workspace, params, args.prompt, &t);
+        if (r < 0)
+                return r;
+        r = context_flush(c);
+        if (r < 0)
+                return r;
+        (void) task_dispatch(t);
+
+        r = bus_object_path(REGISTRY_TASK_PREFIX, t->id, &path);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "so", t->id, path);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_create_task, method_create_task_impl);
+
+static int task_cancel_and_reply(sd_bus_message *m, Task *t) {
+        int r;
+
+        r = task_cancel(t, "canceled by the user");
+        if (r < 0)
+                return r;
+        r = context_flush(t->context);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_cancel_task_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *id;
+        Task *t;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        t = task_get(userdata, id);
+        if (!t || t->is_new)
+                return bus_error_no_such_task(error, id);
+        return task_cancel_and_reply(m, t);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_cancel_task, method_cancel_task_impl);
+
+/* Consent and audit arrive with the confinement work (issue 4); until then there are no consent
+ * requests and the audit log is empty, which verifies trivially. */
+static int method_list_consents(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssso)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_answer_consent_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *id, *decision;
+        int r;
+
+        r = sd_bus_message_read(m, "ss", &id, &decision);
+        if (r < 0)
+                return r;
+        if (!streq(decision, "allow-once") && !streq(decision, "allow-always") && !streq(decision, "deny"))
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Decision must be allow-once, allow-always or deny.");
+        return bus_error_setf(error, BUS_ERROR_NO_SUCH_OBJECT, "No such consent request.");
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_answer_consent, method_answer_consent_impl);
+
+static int method_get_audit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        uint64_t after_seq;
+        uint32_t max;
+        int r;
+
+        r = sd_bus_message_read(m, "tu", &after_seq, &max);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "s", "[]");
+}
+
+static int method_verify_audit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "bts", true, (uint64_t) 0, "");
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_socket(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        return sd_bus_message_append(reply, "s", strempty(c->socket_path));
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("AgentSocket", "s", property_get_socket, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("HeartbeatIntervalUSec", "t", NULL, offsetof(Context, heartbeat_interval_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("Health", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", status), method_health,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        BUS_DESCRIBE_METHOD(method_describe),
+        SD_BUS_METHOD_WITH_ARGS("ListAgents", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", agents),
+                                method_list_agents, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListTasks", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("a(ssso)", tasks),
+                                method_list_tasks, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateTask", SD_BUS_ARGS("s", agent, "a{sv}", params),
+                                SD_BUS_RESULT("s", id, "o", path), method_create_task,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CancelTask", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_cancel_task,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListConsents", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssso)", consents),
+                                method_list_consents, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AnswerConsent", SD_BUS_ARGS("s", id, "s", decision), SD_BUS_NO_RESULT,
+                                method_answer_consent, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetAudit", SD_BUS_ARGS("t", after_seq, "u", max), SD_BUS_RESULT("s", json),
+                                method_get_audit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("VerifyAudit", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", ok, "t", rows, "s", head),
+                                method_verify_audit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("TaskStateChanged", SD_BUS_ARGS("s", id, "s", state), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ConsentRequested", SD_BUS_ARGS("s", id, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("AgentStateChanged", SD_BUS_ARGS("s", name, "s", state), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- Agents ---- */
+
+static int agent_property_get_state(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        Agent *a = userdata;
+        return sd_bus_message_append(reply, "s", agent_state_to_string(a->state));
+}
+
+static int agent_property_get_version(sd_bus *bus, const char *path, const char *interface,
+                                      const char *property, sd_bus_message *reply, void *userdata,
+                                      sd_bus_error *error) {
+        Agent *a = userdata;
+        return sd_bus_message_append(reply, "s", strempty(a->version));
+}
+
+static int agent_property_get_skills(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
+        Agent *a = userdata;
+        return sd_bus_message_append_strv(reply, a->skills ?: STRV_MAKE(NULL));
+}
+
+static int agent_property_get_current_tasks(sd_bus *bus, const char *path, const char *interface,
+                                            const char *property, sd_bus_message *reply, void *userdata,
+                                            sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = agent_current_task_ids(userdata, &l);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append_strv(reply, l);
+}
+
+/* LastHeartbeatUSec changes every heartbeat of every agent; announcing it would put 10,000 signals
+ * a second on the bus for 10,000 agents, so it is read on demand (EmitsChangedSignal=false) and
+ * State carries what it means. */
+static const sd_bus_vtable agent_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Agent, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", agent_property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Pid", "u", NULL, offsetof(Agent, pid), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Version", "s", agent_property_get_version, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Skills", "as", agent_property_get_skills, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastHeartbeatUSec", "t", NULL, offsetof(Agent, last_heartbeat_usec), 0),
+        SD_BUS_PROPERTY("CurrentTasks", "as", agent_property_get_current_tasks, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+static int agent_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                             void **found, sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        Agent *a;
+
+        if (bus_object_name(REGISTRY_AGENT_PREFIX, path, &name) < 0)
+                return 0;
+        a = agent_get(userdata, name);
+        if (!a)
+                return 0;
+        *found = a;
+        return 1;
+}
+
+static int agent_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                 sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        Context *c = userdata;
+        size_t i = 0;
+        int r;
+
+        l = calloc(c->n_agents + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        LIST_FOREACH(agents, a, c->agents_head) {
+                r = bus_object_path(REGISTRY_AGENT_PREFIX, a->name, &l[i]);
+                if (r < 0)
+                        return r;
+                i++;
+        }
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
+/* ---- Tasks ---- */
+
+static int task_property_get_id(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Task *t = userdata;
+        return sd_bus_message_append(reply, "s", t->id);
+}
+
+static int task_property_get_state(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Task *t = userdata;
+        return sd_bus_message_append(reply, "s", task_state_to_string(t->pub_state));
+}
+
+static int task_property_get_finished(sd_bus *bus, const char *path, const char *interface,
+                                      const char *property, sd_bus_message *reply, void *userdata,
+                                      sd_bus_error *error) {
+        Task *t = userdata;
+        return sd_bus_message_append(reply, "t", task_state_is_final(t->pub_state) ? t->finished_usec : 0);
+}
+
+static int task_property_get_error(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Task *t = userdata;
+        return sd_bus_message_append(reply, "s",
+                                     task_state_is_final(t->pub_state) ? strempty(t->error) : "");
+}
+
+/* Results can be 64 KiB each: they stay in the journal, not in memory. */
+static int task_property_get_result(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        _cleanup_free_ char *result = NULL;
+        Task *t = userdata;
+        int r;
+
+        if (!task_state_is_final(t->pub_state))
+                return sd_bus_message_append(reply, "s", "");
+        r = journal_task_get_text(t->context->journal, t->id, JOURNAL_TASK_RESULT, &result);
+        if (r < 0)
+                return bus_error_set_errnof(error, r, "Failed to read the result of task %s: %m", t->id);
+        return sd_bus_message_append(reply, "s", result);
+}
+
+static int method_task_cancel_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return task_cancel_and_reply(m, userdata);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_task_cancel, method_task_cancel_impl);
+
+static int method_task_open_events_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t after_seq;
+        int r;
+
+        r = sd_bus_message_read(m, "t", &after_seq);
+        if (r < 0)
+                return r;
+        r = event_reader_open(userdata, after_seq, &fd);
+        if (r == -ENOBUFS)
+                return bus_error_setf(error, BUS_ERROR_OVERLOADED,
+                                      "Too many event readers; try again later.");
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "h", fd);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_task_open_events, method_task_open_events_impl);
+
+static const sd_bus_vtable task_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", task_property_get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Agent", "s", NULL, offsetof(Task, agent_name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", task_property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Workspace", "s", NULL, offsetof(Task, workspace), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedUSec", "t", NULL, offsetof(Task, created_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("FinishedUSec", "t", task_property_get_finished, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Progress", "d", NULL, offsetof(Task, pub_progress),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Result", "s", task_property_get_result, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Error", "s", task_property_get_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_task_cancel,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenEvents", SD_BUS_ARGS("t", after_seq), SD_BUS_RESULT("h", events),
+                                method_task_open_events, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static int task_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                            void **found, sd_bus_error *error) {
+        _cleanup_free_ char *id = NULL;
+        Task *t;
+
+        if (bus_object_name(REGISTRY_TASK_PREFIX, path, &id) < 0)
+                return 0;
+        t = task_get(userdata, id);
+        /* A task exists on the bus once it is committed. */
+        if (!t || t->is_new)
+                return 0;
+        *found = t;
+        return 1;
+}
+
+static int task_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        Context *c = userdata;
+        size_t i = 0;
+        int r;
+
+        l = calloc(c->n_tasks + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        LIST_FOREACH(tasks, t, c->tasks_head) {
+                if (t->is_new)
+                        continue;
+                r = bus_object_path(REGISTRY_TASK_PREFIX, t->id, &l[i]);
+                if (r < 0)
+                        return r;
+                i++;
+        }
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
+int registry_bus_setup(Context *c) {
+        int r;
+
+        r = sd_bus_add_object_vtable(c->bus, NULL, REGISTRY_PATH, REGISTRY_MANAGER_INTERFACE, manager_vtable,
+                                     c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the Manager object: %m");
+        r = sd_bus_add_fallback_vtable(c->bus, NULL, REGISTRY_AGENT_PREFIX, REGISTRY_AGENT_INTERFACE,
+                                       agent_vtable, agent_object_find, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the agent objects: %m");
+        r = sd_bus_add_node_enumerator(c->bus, NULL, REGISTRY_AGENT_PREFIX, agent_node_enumerator, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the agent enumerator: %m");
+        r = sd_bus_add_fallback_vtable(c->bus, NULL, REGISTRY_TASK_PREFIX, REGISTRY_TASK_INTERFACE,
+                                       task_vtable, task_object_find, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the task objects: %m");
+        r = sd_bus_add_node_enumerator(c->bus, NULL, REGISTRY_TASK_PREFIX, task_node_enumerator, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the task enumerator: %m");
+        r = bus_add_object_manager(c->bus, REGISTRY_PATH, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the object manager: %m");
+        r = bus_log_control_add(c->bus, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add LogControl1: %m");
+
+        /* Last, so that no call arrives before the objects exist. */
+        r = bus_request_name(c->bus, REGISTRY_BUS_NAME);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Another instance already owns %s.", REGISTRY_BUS_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the bus name %s: %m", REGISTRY_BUS_NAME);
+        return 0;
+}
