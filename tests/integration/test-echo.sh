@@ -9,7 +9,9 @@ REG=org.troupe.Registry1
 REG_PATH=/org/troupe/Registry1
 MGR=org.troupe.Registry1.Manager
 ECHO="$TOP_BUILDDIR/troupe-agent-echo"
-export TROUPE_HEARTBEAT_INTERVAL_MS=100
+# 200 ms like the registry tests: short enough to be quick, long enough that a loaded CI
+# machine does not starve an agent past 3 intervals (unresponsive) by accident.
+export TROUPE_HEARTBEAT_INTERVAL_MS=200
 
 mgr() {
         tbusctl call $REG $REG_PATH $MGR "$@"
@@ -60,7 +62,7 @@ sleep_until_heartbeats_move() {
 }
 check "idle, it keeps heartbeating" wait_until sleep_until_heartbeats_move
 # Well past 10 intervals (what makes an agent lost) without any task.
-end=$((SECONDS + 2))
+end=$((SECONDS + 3))
 while [ $SECONDS -lt $end ]; do sleep 0.2; done
 check "and stays healthy while idle" agent_state_is healthy
 

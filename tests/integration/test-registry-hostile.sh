@@ -55,7 +55,8 @@ write_card asker
 start_probe asker register asker --card "$T/cards/asker.json" --forever --send-exec
 check "ExecRequest gets permission-denied" wait_until probe_said asker "^error permission-denied"
 check "ActionRequest too" wait_until sh -c "[ \$(grep -c '^error permission-denied' '$T/asker.log') -ge 2 ]"
-check "the agent stays connected and healthy" agent_state_is asker healthy
+# Its first heartbeat may still be on the way: wait for healthy rather than read it once.
+check "the agent stays connected and becomes healthy" wait_until agent_state_is asker healthy
 
 # Task messages out of place: refused one by one, the task and the connection carry on.
 id2=$(create_task steady --params '{"bogus":true}')

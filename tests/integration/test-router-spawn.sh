@@ -45,7 +45,9 @@ EOF
 done
 export TROUPE_AGENT_CARDS_DIR="$T/cards:$TOP_SRCDIR/agents"
 export TROUPE_AGENT_PATH="$T/bin:$TOP_BUILDDIR"
-export TROUPE_HEARTBEAT_INTERVAL_MS=100
+# 200 ms like the registry tests: short enough to be quick, long enough that a loaded CI
+# machine does not starve an agent past 3 intervals (unresponsive) by accident.
+export TROUPE_HEARTBEAT_INTERVAL_MS=200
 
 start_bus
 start_daemon troupe-registryd

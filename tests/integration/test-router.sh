@@ -52,7 +52,9 @@ cat >"$T/cards/reviewer/reviewer.json" <<'EOF'
 EOF
 echo '{"name": "broken"' >"$T/cards/broken.json"
 export TROUPE_AGENT_CARDS_DIR="$T/cards:$TOP_SRCDIR/agents"
-export TROUPE_HEARTBEAT_INTERVAL_MS=100
+# 200 ms like the registry tests: short enough to be quick, long enough that a loaded CI
+# machine does not starve an agent past 3 intervals (unresponsive) by accident.
+export TROUPE_HEARTBEAT_INTERVAL_MS=200
 
 check "troupe-routerd --help" "$TOP_BUILDDIR/troupe-routerd" --help
 check "troupe-routerd --version" "$TOP_BUILDDIR/troupe-routerd" --version
