@@ -283,5 +283,10 @@ int agent_sweep_start(Context *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the heartbeat sweep: %m");
         (void) sd_event_source_set_description(c->sweep_source, "heartbeat-sweep");
+        /* After the agent sockets (and the journal commit): heartbeats that have arrived but wait
+         * in a backlog must be read before anyone is judged silent. */
+        r = sd_event_source_set_priority(c->sweep_source, SD_EVENT_PRIORITY_NORMAL + 2);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the heartbeat sweep's priority: %m");
         return 0;
 }

@@ -207,6 +207,13 @@ static void connection_update_events(IpcConnection *c) {
                 (void) sd_event_source_set_enabled(c->io_source, SD_EVENT_OFF);
                 return;
         }
+        /* Edge-triggered: sd-event dispatches one source per loop iteration, so with level
+         * triggering every epoll_wait() reported again each socket still waiting its turn, and
+         * with thousands of busy agents that work grew with the backlog until the daemon never
+         * caught up. sd-event never skips an update that sets EPOLLET, and the EPOLL_CTL_MOD it
+         * does re-checks readiness, so a socket left with data after a capped read burst is
+         * reported again: nothing is lost. */
+        events |= EPOLLET;
         (void) sd_event_source_set_io_events(c->io_source, events);
         (void) sd_event_source_set_enabled(c->io_source, SD_EVENT_ON);
 }
@@ -498,7 +505,7 @@ int ipc_connection_new(sd_event *event, int fd, IpcConnection **ret) {
                 .max_queue_bytes = IPC_SEND_QUEUE_BYTES_DEFAULT,
         };
 
-        r = sd_event_add_io(event, &c->io_source, fd, EPOLLIN, connection_on_io, c);
+        r = sd_event_add_io(event, &c->io_source, fd, EPOLLIN | EPOLLET, connection_on_io, c);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(c->io_source, "ipc-connection");
