@@ -19,6 +19,7 @@
 
 #include "basic/fd-util.h"
 #include "basic/string-util.h"
+#include "bus/bus-util.h"
 
 extern char **environ;
 
@@ -590,26 +591,11 @@ int bench_env_start_bus(BenchEnv *e) {
 }
 
 int bench_bus_open(sd_bus **ret) {
-        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         const char *address = getenv("TROUPE_BUS_ADDRESS");
-        int r;
 
         if (isempty(address))
                 return -ENXIO;
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_address(bus, address);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_bus_client(bus, true);
-        if (r < 0)
-                return r;
-        r = sd_bus_start(bus);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(bus);
-        return 0;
+        return bus_open_address(address, ret);
 }
 
 int bench_bus_wait_name(sd_bus *bus, const char *name, pid_t pid, usec_t timeout) {

@@ -8,7 +8,7 @@
 #include "bus/bus-error.h"
 #include "bus/bus-util.h"
 
-static int bus_open_address(const char *address, sd_bus **ret) {
+int bus_open_address(const char *address, sd_bus **ret) {
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         int r;
 

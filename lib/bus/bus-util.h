@@ -19,6 +19,8 @@
 /* Connects as a client: to $TROUPE_BUS_ADDRESS when set (for tests and `troupectl up`'s private
  * bus), else to the session bus ($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus). Like the
  * session bus, a $TROUPE_BUS_ADDRESS bus is trusted: only our own user can reach it. */
+/* A client connection to the bus at `address` (a D-Bus address string), started. */
+int bus_open_address(const char *address, sd_bus **ret);
 int bus_open(sd_bus **ret);
 
 /* bus_open(), attached to `event`, whose loop then exits when the bus goes away. Add the objects

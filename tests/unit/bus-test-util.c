@@ -13,6 +13,7 @@
 
 #include "basic/fd-util.h"
 #include "basic/string-util.h"
+#include "bus/bus-util.h"
 #include "bus-test-util.h"
 #include "check-main.h"
 
@@ -273,19 +274,10 @@ int test_bus_connect(const TestBus *b, sd_bus **ret) {
 
         assert_return(b && b->address, -EINVAL);
 
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_address(bus, b->address);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_bus_client(bus, true);
+        r = bus_open_address(b->address, &bus);
         if (r < 0)
                 return r;
         r = sd_bus_set_method_call_timeout(bus, TEST_BUS_CALL_TIMEOUT);
-        if (r < 0)
-                return r;
-        r = sd_bus_start(bus);
         if (r < 0)
                 return r;
 
