@@ -74,27 +74,16 @@ int supervisor_setup_event(Context *c) {
         sigset_t mask;
         int r;
 
-        r = sd_event_default(&c->event);
+        r = daemon_event_new_with_stop(on_signal, c, &c->event);
         if (r < 0)
-                return log_error_errno(r, "Failed to allocate the event loop: %m");
+                return log_error_errno(r, "Failed to set up the event loop: %m");
 
-        /* Signals arrive through sd-event's signalfd, and child sources need SIGCHLD blocked. */
-        if (sigemptyset(&mask) < 0 || sigaddset(&mask, SIGTERM) < 0 || sigaddset(&mask, SIGINT) < 0 ||
-            sigaddset(&mask, SIGCHLD) < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(negative_errno(), "Failed to block signals: %m");
+        /* Child sources need SIGCHLD blocked: sd-event reads it through a signalfd. */
+        if (sigemptyset(&mask) < 0 || sigaddset(&mask, SIGCHLD) < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(negative_errno(), "Failed to block SIGCHLD: %m");
         /* We write to pipes whose readers may go away: that is an EPIPE to handle, not a death. */
         if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
                 return log_error_errno(negative_errno(), "Failed to ignore SIGPIPE: %m");
-
-        r = sd_event_add_signal(c->event, NULL, SIGTERM, on_signal, c);
-        if (r >= 0)
-                r = sd_event_add_signal(c->event, NULL, SIGINT, on_signal, c);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch SIGTERM and SIGINT: %m");
-
-        r = sd_event_set_watchdog(c->event, true);
-        if (r < 0)
-                return log_error_errno(r, "Failed to enable the watchdog: %m");
 
         r = sd_event_add_defer(c->event, &c->check_source, on_check, c);
         if (r < 0)

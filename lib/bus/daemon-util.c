@@ -8,38 +8,31 @@
 #include "basic/string-util.h"
 #include "bus/daemon-util.h"
 
-#ifndef HAVE_SD_EVENT_SET_SIGNAL_EXIT
 static int signal_exit_handler(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
-#endif
 
-/* What sd_event_set_signal_exit() does where it exists: the floating sources go with the loop. */
-static int event_set_signal_exit(sd_event *event) {
-#ifdef HAVE_SD_EVENT_SET_SIGNAL_EXIT
-        int r = sd_event_set_signal_exit(event, true);
-        return r < 0 ? r : 0;
-#else
+/* SIGTERM and SIGINT go to `handler`: blocked, so that sd-event's signalfd sees them. The sources
+ * are floating: they go with the loop. */
+static int event_add_stop_signals(sd_event *event, sd_event_signal_handler_t handler, void *userdata) {
         static const int signals[] = { SIGTERM, SIGINT };
         sigset_t mask;
         int r;
 
         if (sigemptyset(&mask) < 0 || sigaddset(&mask, SIGTERM) < 0 || sigaddset(&mask, SIGINT) < 0)
                 return -EINVAL;
-        /* sd-event reads signals through a signalfd, which only sees blocked ones. */
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
 
         for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
-                r = sd_event_add_signal(event, NULL, signals[i], signal_exit_handler, NULL);
+                r = sd_event_add_signal(event, NULL, signals[i], handler, userdata);
                 if (r < 0)
                         return r;
         }
         return 0;
-#endif
 }
 
-int daemon_event_new(sd_event **ret) {
+static int daemon_event_new_internal(sd_event_signal_handler_t on_stop, void *userdata, sd_event **ret) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         int r;
 
@@ -48,9 +41,18 @@ int daemon_event_new(sd_event **ret) {
         r = sd_event_default(&event);
         if (r < 0)
                 return r;
-        r = event_set_signal_exit(event);
-        if (r < 0)
-                return r;
+#ifdef HAVE_SD_EVENT_SET_SIGNAL_EXIT
+        if (!on_stop) {
+                r = sd_event_set_signal_exit(event, true);
+                if (r < 0)
+                        return r;
+        } else
+#endif
+        {
+                r = event_add_stop_signals(event, on_stop ?: signal_exit_handler, userdata);
+                if (r < 0)
+                        return r;
+        }
         /* Does nothing unless the service manager set $WATCHDOG_USEC for us. */
         r = sd_event_set_watchdog(event, true);
         if (r < 0)
@@ -58,6 +60,15 @@ int daemon_event_new(sd_event **ret) {
 
         *ret = TAKE_PTR(event);
         return 0;
+}
+
+int daemon_event_new(sd_event **ret) {
+        return daemon_event_new_internal(NULL, NULL, ret);
+}
+
+int daemon_event_new_with_stop(sd_event_signal_handler_t on_stop, void *userdata, sd_event **ret) {
+        assert_return(on_stop, -EINVAL);
+        return daemon_event_new_internal(on_stop, userdata, ret);
 }
 
 int daemon_notify_ready(const char *status) {

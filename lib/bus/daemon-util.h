@@ -7,6 +7,9 @@
 /* The thread's default event loop, which SIGTERM and SIGINT make exit with code 0 (the signals are
  * blocked and read through a signalfd), with the watchdog enabled when $WATCHDOG_USEC asks for it. */
 int daemon_event_new(sd_event **ret);
+/* The same, but SIGTERM and SIGINT call `on_stop` instead, for a daemon that has work to finish
+ * (stopping its children) before it ends the loop itself with sd_event_exit(). */
+int daemon_event_new_with_stop(sd_event_signal_handler_t on_stop, void *userdata, sd_event **ret);
 
 /* READY=1 with STATUS=`status` (no newline allowed); 0 when not started by a service manager. */
 int daemon_notify_ready(const char *status);
