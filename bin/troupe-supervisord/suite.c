@@ -7,6 +7,7 @@
 #include "basic/fd-util.h"
 #include "basic/log.h"
 #include "basic/string-util.h"
+#include "paths/paths.h"
 #include "json/json-util.h"
 #include "process.h"
 #include "suite.h"
@@ -240,16 +241,20 @@ int suite_new(Context *c, const char *table_path, Suite **ret) {
         return 0;
 }
 
-/* A bare executable name lives in $TROUPE_LIBEXECDIR, else where the build installs daemons. */
+/* A bare executable name lives in the daemons' directory (TROUPE_PATH_LIBEXEC). */
 static int member_argv(const SuiteMember *m, char ***ret) {
         _cleanup_strv_free_ char **argv = strv_copy(m->argv);
-        const char *dir = getenv("TROUPE_LIBEXECDIR");
+        _cleanup_free_ char *dir = NULL;
         char *path;
+        int r;
 
         if (!argv)
                 return -ENOMEM;
         if (argv[0][0] != '/') {
-                path = strjoin(isempty(dir) ? TROUPE_LIBEXECDIR : dir, "/", argv[0]);
+                r = troupe_path_get(TROUPE_PATH_LIBEXEC, &dir);
+                if (r < 0)
+                        return r;
+                path = strjoin(dir, "/", argv[0]);
                 if (!path)
                         return -ENOMEM;
                 free(argv[0]);

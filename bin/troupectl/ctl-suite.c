@@ -247,10 +247,13 @@ int ctl_child_stop(pid_t pid) {
 }
 
 int ctl_libexec_path(const char *name, char **ret) {
-        const char *dir = getenv("TROUPE_LIBEXECDIR");
-        _cleanup_free_ char *p = NULL;
+        _cleanup_free_ char *dir = NULL, *p = NULL;
+        int r;
 
-        p = strjoin(isempty(dir) ? TROUPE_LIBEXECDIR : dir, "/", name);
+        r = troupe_path_get(TROUPE_PATH_LIBEXEC, &dir);
+        if (r < 0)
+                return r;
+        p = strjoin(dir, "/", name);
         if (!p)
                 return -ENOMEM;
         if (access(p, X_OK) < 0)

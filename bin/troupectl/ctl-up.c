@@ -149,6 +149,10 @@ static int up_start_suite(Ctl *c, Up *u) {
                                        "Cannot run troupe-supervisord from %s: %m. Install troupe, or "
                                        "point TROUPE_LIBEXECDIR at a build tree.",
                                        getenv("TROUPE_LIBEXECDIR") ?: TROUPE_LIBEXECDIR);
+        if (r == -EINVAL)
+                return log_error_errno(r, "TROUPE_LIBEXECDIR='%s' is not an absolute path; set it to the "
+                                       "absolute path of a build tree, or unset it.",
+                                       strempty(getenv("TROUPE_LIBEXECDIR")));
         if (r < 0)
                 return log_error_errno(r, "Failed to start troupe-supervisord: %m");
         if (asprintf_safe(&pid, "%i", (int) u->suite_pid) < 0)

@@ -18,6 +18,7 @@ static const char *const troupe_path_table[_TROUPE_PATH_MAX] = {
         [TROUPE_PATH_CONFIG] = "config",
         [TROUPE_PATH_LOGS] = "logs",
         [TROUPE_PATH_AGENT_SOCKET] = "agent-socket",
+        [TROUPE_PATH_LIBEXEC] = "libexec",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(troupe_path, TroupePath);
@@ -114,6 +115,23 @@ static int sub_dir(TroupePath parent, const char *override, const char *name, ch
         return 0;
 }
 
+/* Where the daemons are installed, or a build tree named by $TROUPE_LIBEXECDIR (tests, dev/up). */
+static int libexec_dir(char **ret) {
+        char *v;
+        int r;
+
+        r = getenv_dir("TROUPE_LIBEXECDIR", &v);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                v = strdup(TROUPE_LIBEXECDIR);
+                if (!v)
+                        return -ENOMEM;
+        }
+        *ret = v;
+        return 0;
+}
+
 static int troupe_path_compute(TroupePath p, char **ret) {
         switch (p) {
         case TROUPE_PATH_RUNTIME:
@@ -130,6 +148,8 @@ static int troupe_path_compute(TroupePath p, char **ret) {
                 return sub_dir(TROUPE_PATH_STATE, NULL, "logs", ret);
         case TROUPE_PATH_AGENT_SOCKET:
                 return sub_dir(TROUPE_PATH_RUNTIME, NULL, "agent.sock", ret);
+        case TROUPE_PATH_LIBEXEC:
+                return libexec_dir(ret);
         case _TROUPE_PATH_MAX:
         case _TROUPE_PATH_INVALID:
                 break;

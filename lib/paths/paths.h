@@ -16,6 +16,7 @@ typedef enum TroupePath {
         TROUPE_PATH_CONFIG,       /* $TROUPE_CONFIG_DIR, $XDG_CONFIG_HOME, ~/.config */
         TROUPE_PATH_LOGS,         /* <state>/logs */
         TROUPE_PATH_AGENT_SOCKET, /* <runtime>/agent.sock */
+        TROUPE_PATH_LIBEXEC,      /* $TROUPE_LIBEXECDIR, else the daemons' install dir */
         _TROUPE_PATH_MAX,
         _TROUPE_PATH_INVALID = -EINVAL,
 } TroupePath;

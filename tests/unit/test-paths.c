@@ -161,6 +161,20 @@ START_TEST(test_derived_dirs) {
 }
 END_TEST
 
+START_TEST(test_libexec_dir) {
+        env_clear();
+        unsetenv("TROUPE_LIBEXECDIR");
+        check_path(TROUPE_PATH_LIBEXEC, TROUPE_LIBEXECDIR, 0);
+        setenv_checked("TROUPE_LIBEXECDIR", "/build/tree/");
+        check_path(TROUPE_PATH_LIBEXEC, "/build/tree", 0);
+        setenv_checked("TROUPE_LIBEXECDIR", "build");
+        check_path(TROUPE_PATH_LIBEXEC, NULL, -EINVAL);
+        setenv_checked("TROUPE_LIBEXECDIR", "");
+        check_path(TROUPE_PATH_LIBEXEC, TROUPE_LIBEXECDIR, 0);
+        unsetenv("TROUPE_LIBEXECDIR");
+}
+END_TEST
+
 START_TEST(test_path_names) {
         _cleanup_free_ char *s = NULL;
 
@@ -480,6 +494,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_agent_socket_too_long);
         tcase_add_loop_test(tc, test_home_based_dirs, 0, ELEMENTSOF(home_bases));
         tcase_add_test(tc, test_derived_dirs);
+        tcase_add_test(tc, test_libexec_dir);
         tcase_add_test(tc, test_path_names);
         suite_add_tcase(s, tc);
 
