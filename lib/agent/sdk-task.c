@@ -11,51 +11,8 @@
 #include "basic/string-util.h"
 #include "json/json-util.h"
 
-/* The length of the UTF-8 sequence starting with `c`, 0 if no valid sequence starts so. */
-static size_t utf8_sequence_length(unsigned char c) {
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                return 2;
-        if (c >= 0xe0 && c <= 0xef)
-                return 3;
-        if (c >= 0xf0 && c <= 0xf4)
-                return 4;
-        return 0;
-}
-
-/* Copies at most `max` bytes of s[0..n) as valid UTF-8, never cutting a character: invalid bytes
- * become '?', since everything an agent sends must be UTF-8. *ret_used gets the bytes consumed. */
-static char *utf8_copy(const char *s, size_t n, size_t max, size_t *ret_used) {
-        char *out = malloc(MIN(n, max) + 1);
-        size_t i = 0, o = 0;
-
-        if (!out)
-                return NULL;
-        while (i < n) {
-                size_t k = utf8_sequence_length((unsigned char) s[i]);
-
-                if (k == 0 || i + k > n || !utf8_is_valid_n(s + i, k) || s[i] == '\0') {
-                        if (o + 1 > max)
-                                break;
-                        out[o++] = '?';
-                        i++;
-                        continue;
-                }
-                if (o + k > max)
-                        break;
-                memcpy(out + o, s + i, k);
-                o += k;
-                i += k;
-        }
-        out[o] = '\0';
-        if (ret_used)
-                *ret_used = i;
-        return out;
-}
-
 static char *text_copy(const char *s, size_t max) {
-        return utf8_copy(strempty(s), strlen(strempty(s)), max, NULL);
+        return utf8_sanitize_copy(strempty(s), strlen(strempty(s)), max, NULL);
 }
 
 static AgentTask *task_find(Agent *a, const char *id) {
@@ -461,7 +418,7 @@ static int send_log_line(AgentTask *t, AgentLogStream stream, const char *line, 
                 size_t used = 0;
                 int r;
 
-                chunk = utf8_copy(line, n, AGENT_LOG_LINE_MAX, &used);
+                chunk = utf8_sanitize_copy(line, n, AGENT_LOG_LINE_MAX, &used);
                 if (!chunk)
                         return -ENOMEM;
                 l.stream = (Troupe__V1__TaskEvent__LogStream) stream;

@@ -192,3 +192,53 @@ bool utf8_is_valid_n(const char *s, size_t n) {
         }
         return true;
 }
+
+size_t utf8_truncate(const char *s, size_t n, size_t max) {
+        size_t cut = MIN(n, max);
+
+        while (cut > 0 && cut < n && ((unsigned char) s[cut] & 0xc0) == 0x80)
+                cut--;
+        return cut;
+}
+
+/* The length of the UTF-8 sequence a lead byte announces; 0 for a byte no valid sequence starts
+ * with (continuation bytes, the overlong leads 0xc0/0xc1, and leads past U+10FFFF). */
+static size_t utf8_sequence_length(unsigned char c) {
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                return 2;
+        if (c >= 0xe0 && c <= 0xef)
+                return 3;
+        if (c >= 0xf0 && c <= 0xf4)
+                return 4;
+        return 0;
+}
+
+char *utf8_sanitize_copy(const char *s, size_t n, size_t max, size_t *ret_used) {
+        char *out = malloc(MIN(n, max) + 1);
+        size_t i = 0, o = 0;
+
+        if (!out)
+                return NULL;
+        while (i < n) {
+                size_t k = utf8_sequence_length((unsigned char) s[i]);
+
+                if (k == 0 || i + k > n || s[i] == '\0' || !utf8_is_valid_n(s + i, k)) {
+                        if (o + 1 > max)
+                                break;
+                        out[o++] = '?';
+                        i++;
+                        continue;
+                }
+                if (o + k > max)
+                        break;
+                memcpy(out + o, s + i, k);
+                o += k;
+                i += k;
+        }
+        out[o] = '\0';
+        if (ret_used)
+                *ret_used = i;
+        return out;
+}

@@ -58,3 +58,12 @@ bool name_is_valid(const char *s, size_t max);
 
 /* Checks UTF-8 validity of a buffer of the given length (no NUL accepted inside). */
 bool utf8_is_valid_n(const char *s, size_t n) _pure_;
+
+/* The length of the longest prefix of s[0..n) of at most `max` bytes that does not end inside a
+ * UTF-8 sequence (judged by continuation bytes; the prefix is not otherwise validated). */
+size_t utf8_truncate(const char *s, size_t n, size_t max) _pure_;
+
+/* Copies at most `max` bytes of s[0..n) as valid UTF-8 without cutting a character: every byte
+ * that does not start a valid sequence (and any NUL) becomes '?'. *ret_used (may be NULL) gets the
+ * bytes of s consumed, so a caller can continue from there. NULL only when out of memory. */
+char *utf8_sanitize_copy(const char *s, size_t n, size_t max, size_t *ret_used);

@@ -59,51 +59,23 @@ const char *bus_error_name_from_errno(int error) {
         return NULL;
 }
 
-static size_t utf8_sequence_length(unsigned char c) {
-        if (c < 0x80)
-                return 1;
-        if ((c & 0xe0) == 0xc0)
-                return 2;
-        if ((c & 0xf0) == 0xe0)
-                return 3;
-        if ((c & 0xf8) == 0xf0)
-                return 4;
-        return 0;
-}
-
-/* sd-bus refuses to append a string that is not valid UTF-8, and then no error reply goes out at
- * all and the client waits for its timeout. So cut long messages at a character boundary and
- * replace what is left of any broken sequence with '?'. */
-static void message_sanitize(char *s, size_t max) {
-        size_t n = strlen(s);
-
-        if (n > max) {
-                n = max;
-                while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
-                        n--;
-                s[n] = 0;
-        }
-
-        for (size_t i = 0; i < n;) {
-                size_t len = utf8_sequence_length((unsigned char) s[i]);
-
-                if (len == 0 || len > n - i || !utf8_is_valid_n(s + i, len)) {
-                        s[i++] = '?';
-                        continue;
-                }
-                i += len;
-        }
-}
-
 _printf_(3, 0) static int format_message(char **ret, int error, const char *format, va_list ap) {
-        char *m;
+        _cleanup_free_ char *m = NULL;
+        char *t;
+        int n;
 
         /* %m in the format means the error we were given, not whatever errno happens to be. */
         errno = abs(error);
-        if (vasprintf(&m, format, ap) < 0)
+        n = vasprintf(&m, format, ap);
+        if (n < 0)
                 return -ENOMEM;
-        message_sanitize(m, BUS_ERROR_MESSAGE_MAX);
-        *ret = m;
+        /* sd-bus refuses to append a string that is not valid UTF-8, and then no error reply goes out at
+         * all and the client waits for its timeout. So cut long messages at a character boundary and
+         * replace what is left of any broken sequence with '?'. */
+        t = utf8_sanitize_copy(m, (size_t) n, BUS_ERROR_MESSAGE_MAX, NULL);
+        if (!t)
+                return -ENOMEM;
+        *ret = t;
         return 0;
 }
 

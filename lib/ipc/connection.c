@@ -336,12 +336,7 @@ static const char *error_message_sanitize(const char *message, char buf[static I
 
         if (!message)
                 return NULL;
-        n = strnlen(message, IPC_ERROR_MESSAGE_MAX + 1);
-        if (n > IPC_ERROR_MESSAGE_MAX) {
-                n = IPC_ERROR_MESSAGE_MAX;
-                while (n > 0 && ((uint8_t) message[n] & 0xc0) == 0x80)
-                        n--;
-        }
+        n = utf8_truncate(message, strnlen(message, IPC_ERROR_MESSAGE_MAX + 1), IPC_ERROR_MESSAGE_MAX);
         memcpy(buf, message, n);
         buf[n] = 0;
         return utf8_is_valid_n(buf, n) ? buf : NULL;

@@ -161,9 +161,7 @@ int json_quote(const char *s, size_t max, char **ret) {
         assert_return(ret, -EINVAL);
 
         n = strlen(s);
-        cut = MIN(n, max);
-        while (cut > 0 && cut < n && ((unsigned char) s[cut] & 0xC0) == 0x80)
-                cut--;
+        cut = utf8_truncate(s, n, max);
         utf8 = utf8_is_valid_n(s, cut);
 
         /* Worst case per byte is "\u00XX"; plus the quotes, "..." and the NUL. */

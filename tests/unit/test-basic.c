@@ -102,6 +102,35 @@ START_TEST(test_utf8) {
 }
 END_TEST
 
+START_TEST(test_utf8_truncate) {
+        const char *s = "a\xc3\xa9z";                       /* a, U+00E9 (2 bytes), z */
+
+        ck_assert_uint_eq(utf8_truncate(s, 4, 10), 4);
+        ck_assert_uint_eq(utf8_truncate(s, 4, 3), 3);
+        ck_assert_uint_eq(utf8_truncate(s, 4, 2), 1);          /* would split U+00E9 */
+        ck_assert_uint_eq(utf8_truncate(s, 4, 1), 1);
+        ck_assert_uint_eq(utf8_truncate(s, 4, 0), 0);
+}
+END_TEST
+
+START_TEST(test_utf8_sanitize_copy) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+        size_t used = 0;
+
+        a = utf8_sanitize_copy("ok\xc3\xa9", 4, 100, &used);
+        ck_assert_str_eq(a, "ok\xc3\xa9");
+        ck_assert_uint_eq(used, 4);
+        /* Overlong, stray continuation and a NUL each become one '?'. */
+        b = utf8_sanitize_copy("\xc0\xaf-\x80-\0-", 7, 100, &used);
+        ck_assert_str_eq(b, "?" "?-?-?-");         /* split: "??-" would be a trigraph */
+        ck_assert_uint_eq(used, 7);
+        /* The budget never cuts a character; `used` says where to go on. */
+        c = utf8_sanitize_copy("a\xc3\xa9z", 4, 2, &used);
+        ck_assert_str_eq(c, "a");
+        ck_assert_uint_eq(used, 1);
+}
+END_TEST
+
 START_TEST(test_read_full_limits) {
         int p[2];
         _cleanup_free_ char *data = NULL;
@@ -157,6 +186,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_strv);
         tcase_add_test(tc, test_name_is_valid);
         tcase_add_test(tc, test_utf8);
+        tcase_add_test(tc, test_utf8_truncate);
+        tcase_add_test(tc, test_utf8_sanitize_copy);
         tcase_add_test(tc, test_read_full_limits);
         tcase_add_test(tc, test_log_returns_errno);
         tcase_add_test(tc, test_monotonic);
