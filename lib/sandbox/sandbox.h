@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sandbox.h: builds a confinement from a profile in the parent and enters it in a forked child.
+ *
+ * The split exists because the child of a fork may only do async-signal-safe work: everything that
+ * allocates, parses or compiles (the seccomp filter, the Landlock ruleset, the cgroup, the uid map
+ * text) is done by sandbox_prepare() in the parent; sandbox_enter_in_child() only issues syscalls
+ * with what was prepared. The layers, their order and every errno a confined process sees are
+ * described in docs/sandbox.md. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+#include "sandbox/limits.h"
+
+typedef enum SandboxProfileKind {
+        SANDBOX_PROFILE_AGENT, /* an agent process: no workspace unless one is given */
+        SANDBOX_PROFILE_TASK, /* a command run for a task, in its workspace */
+        SANDBOX_PROFILE_UNCONFINED, /* asked for by name only (the editor action): nothing applied */
+        _SANDBOX_PROFILE_KIND_MAX,
+        _SANDBOX_PROFILE_KIND_INVALID = -EINVAL,
+} SandboxProfileKind;
+
+const char *sandbox_profile_kind_to_string(SandboxProfileKind k) _const_;
+SandboxProfileKind sandbox_profile_kind_from_string(const char *s) _pure_;
+
+/* How much network a profile has, derived from its capabilities (docs/agent-card.md). */
+typedef enum SandboxNet {
+        SANDBOX_NET_NONE, /* own network namespace (only lo, down or up), AF_INET/AF_INET6 refused */
+        SANDBOX_NET_LOOPBACK, /* "net.loopback": own network namespace with lo up, AF_INET allowed */
+        SANDBOX_NET_CONNECT, /* "net.connect:HOST:PORT": the host's network, TCP connect to the
+                              * granted ports only (Landlock ABI 4), no bind */
+        _SANDBOX_NET_MAX,
+        _SANDBOX_NET_INVALID = -EINVAL,
+} SandboxNet;
+
+/* What the caller wants. Strings and arrays are borrowed for the duration of sandbox_prepare(). */
+typedef struct SandboxProfile {
+        SandboxProfileKind kind;
+        const char *workspace; /* absolute, existing directory, read-write and executable; NULL: none */
+        const char *private_dir; /* absolute, beneath the workspace: HOME and TMPDIR; NULL: none */
+        char *const *read_only; /* more absolute paths, read-only and executable (the build tree
+                                 * in tests, an agent's card); NULL: none */
+        char *const *capabilities; /* the grants: net.loopback, net.connect:HOST:PORT... */
+        SandboxLimits limits;
+} SandboxProfile;
+
+/* What this machine's kernel and our privileges allow, detected once (sandbox_support_detect()). */
+typedef struct SandboxSupport {
+        int landlock_abi; /* 0: none */
+        bool seccomp;
+        bool user_namespaces; /* an unprivileged process can create a user+network namespace */
+        bool network_namespaces; /* we can create a network namespace (directly or in a user ns) */
+        bool privileged; /* CAP_SYS_ADMIN: namespaces without a user namespace */
+        SandboxLimitsSupport limits;
+} SandboxSupport;
+
+/* Probes the kernel (Landlock ABI, seccomp, a throwaway child that tries the namespaces) and the
+ * cgroup hierarchy. Slow (a fork): call once at start. */
+int sandbox_support_detect(SandboxSupport *ret);
+/* As JSON for `troupectl status` and the supervisor's ConfinementSupport property:
+ * {"landlock_abi":7,"seccomp":true,...,"layers":[{"layer":"landlock","available":true,"detail":"ABI 7"},...]} */
+int sandbox_support_to_json(const SandboxSupport *s, json_t **ret);
+
+/* A prepared confinement. Holds fds (ruleset, cgroup) and the compiled filter. */
+typedef struct Sandbox Sandbox;
+
+/* The compiled seccomp programs, one per SandboxNet variant, built at most once per process and
+ * shared by every Sandbox (the child only loads one). */
+typedef struct SandboxFilters SandboxFilters;
+int sandbox_filters_new(SandboxFilters **ret);
+SandboxFilters *sandbox_filters_free(SandboxFilters *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SandboxFilters *, sandbox_filters_free);
+
+/* Builds everything the child needs. `name` names the cgroup (a process id). Fails with a negative
+ * errno and a message in *reterr (for the caller's D-Bus error) when the profile cannot be built:
+ * an invalid capability, a workspace that is not a directory. A layer the machine lacks is not an
+ * error: it goes to the report's "missing" list with the reason. */
+int sandbox_prepare(const SandboxProfile *p, const SandboxSupport *support, SandboxFilters *filters,
+                    const char *name, Sandbox **ret, char **reterr);
+Sandbox *sandbox_free(Sandbox *s); /* closes fds; does not remove the cgroup: sandbox_release() */
+DEFINE_TRIVIAL_CLEANUP_FUNC(Sandbox *, sandbox_free);
+
+/* In the forked child, after its fds, cwd and environment are set up, right before execve():
+ * joins the cgroup, sets rlimits, unshares the namespaces, drops capabilities, sets no_new_privs,
+ * restricts itself with Landlock and loads the seccomp filter, in that order. Async-signal-safe:
+ * no allocation. Returns 0 or a negative errno; *ret_layer (if given) names the layer that failed. */
+int sandbox_enter_in_child(const Sandbox *s, const char **ret_layer);
+
+/* The report for the Confinement property: {"profile":"task","applied":["landlock",...],
+ * "missing":[{"layer":...,"reason":...}],"landlock_abi":7,"net":"none","limits":{...}}. Only
+ * layers that sandbox_enter_in_child() applies are in "applied". */
+int sandbox_report(const Sandbox *s, json_t **ret);
+
+/* After the process (and all it forked) ended or must end: kills what is left in its cgroup and
+ * removes the cgroup. Safe to call more than once. */
+int sandbox_kill(Sandbox *s, int sig);
+int sandbox_release(Sandbox *s);
