@@ -58,5 +58,14 @@ void consent_task_ended(Context *c, Task *t);
 
 /* registryd-token.c ------------------------------------------------------------------------- */
 
-/* The task's token as minted at creation (card's pre-granted capabilities); NULL before. */
-int registry_token_mint(Context *c, Task *t, char *const *capabilities, void **ret, size_t *ret_size);
+/* Loads or creates the registry's token key ($TROUPE_STATE_DIR/token.key, 0600). */
+int registry_token_open(Context *c);
+/* Mints the token of task `t` (task id, agent, the card's pre-granted capabilities, expiry). */
+int registry_token_mint(Context *c, Task *t, void **ret, size_t *ret_size);
+/* Checks a token sent by `conn` with an ExecRequest or ActionRequest for `task_id`: the MAC, the
+ * expiry, that it names this task and the connection's agent, and (unless NULL) that it allows
+ * `capability`. Refusals are audited ("token-refused") and return -EACCES (forged, wrong task or
+ * agent, capability not in the token), -ETIME (expired), -ENOENT (no such task of this agent);
+ * *reterr gets a message for the agent. On success *ret_task is the task. */
+int registry_token_check(Context *c, AgentConn *conn, const char *task_id, const void *token, size_t size,
+                         const char *capability, Task **ret_task, char **reterr);
