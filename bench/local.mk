@@ -6,3 +6,10 @@ bench_ipc_SOURCES = bench/bench-ipc.c
 bench_ipc_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 bench_ipc_LDADD = libtroupe.la $(PROTOBUF_C_LIBS)
 $(bench_ipc_OBJECTS): $(PROTO_GENERATED_H)
+
+# bench-spawn (issue 4): a confined spawn, every layer, beside posix_spawn() of the same binary.
+# Built only on request: `make bench-spawn`.
+EXTRA_PROGRAMS += bench-spawn
+bench_spawn_SOURCES = bench/bench-spawn.c bench/bench-util.c bench/bench-util.h
+bench_spawn_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
+bench_spawn_LDADD = libtroupe.la $(SYSTEMD_LIBS) $(JANSSON_LIBS) -lm
