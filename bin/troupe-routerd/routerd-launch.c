@@ -187,6 +187,28 @@ static int append_spawn_options(sd_bus_message *m, const CardEntry *e) {
                 if (r < 0)
                         return r;
         }
+        /* The sandbox grants what the card pre-grants (net.connect: ... becomes a network); what it
+         * may only request is decided per task, through consent. */
+        if (card->permissions.capabilities) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "capabilities");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(m, card->permissions.capabilities);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        /* The card lies outside the agent's sandbox (beneath the data or config directory, or a
+         * source tree): only that one file becomes readable. */
+        r = sd_bus_message_append(m, "{sv}", "read_only", "as", 1, e->path);
+        if (r < 0)
+                return r;
         return sd_bus_message_close_container(m);
 }
 

@@ -17,6 +17,7 @@
 #include "paths/paths.h"
 #include "process.h"
 #include "spawn.h"
+#include "workspace.h"
 #include "supervisor-bus.h"
 
 /* Tries at a fresh id when <id>.log already exists (a leftover of an earlier run). */
@@ -92,28 +93,31 @@ static int open_agent_connection(sd_bus_error *error, int *ret_fd) {
         return 0;
 }
 
-static int open_cwd(const SpawnOptions *o, sd_bus_error *error, int *ret_fd) {
-        const char *dir = o->cwd ?: o->workspace;
-        int fd;
-
-        if (!dir) {
-                *ret_fd = -EBADF;
-                return 0;
-        }
-        fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
-                                      "Cannot use '%s' as the working directory: %s", dir, strerror(errno));
-        *ret_fd = fd;
-        return 0;
-}
-
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata);
 
-/* Everything the spawn needs that can fail in the parent is opened first, so a refusal leaves
- * nothing behind. */
-static int process_prepare(Process *p, sd_bus_error *error, int *ret_cwd, int *ret_agent, char ***ret_env) {
-        _cleanup_close_ int cwd_fd = -EBADF, agent_fd = -EBADF;
+/* What one run needs from the parent; all of it is made before the fork. */
+typedef struct ProcessRun {
+        SpawnWorkspace workspace;
+        int agent_fd;
+        char **env;
+        Sandbox *sandbox; /* released unless taken */
+        char *report;
+} ProcessRun;
+
+static void process_run_done(ProcessRun *run) {
+        spawn_workspace_done(&run->workspace);
+        run->agent_fd = safe_close(run->agent_fd);
+        run->env = strv_free(run->env);
+        if (run->sandbox) {
+                (void) sandbox_release(run->sandbox);
+                run->sandbox = sandbox_free(run->sandbox);
+        }
+        run->report = mfree(run->report);
+}
+
+/* Everything the spawn needs that can fail in the parent is made first, so a refusal leaves
+ * nothing behind; the sandbox last, since it may create a cgroup. */
+static int process_prepare(Process *p, sd_bus_error *error, ProcessRun *run) {
         int r;
 
         r = spawn_check_executable(p->argv[0]);
@@ -121,31 +125,37 @@ static int process_prepare(Process *p, sd_bus_error *error, int *ret_cwd, int *r
                 return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
                                       "argv[0] '%s' is not an executable file: %s", p->argv[0],
                                       strerror(-r));
-        r = open_cwd(&p->options, error, &cwd_fd);
+        r = spawn_workspace_open(&p->options, error, &run->workspace);
         if (r < 0)
                 return r;
         if (p->options.agent) {
-                r = open_agent_connection(error, &agent_fd);
+                r = open_agent_connection(error, &run->agent_fd);
                 if (r < 0)
                         return r;
         }
-        r = spawn_build_env(&p->options, p->id, ret_env);
+        r = spawn_build_env(&p->options, p->id, run->workspace.private_dir, &run->env);
         if (r < 0)
                 return r;
-        *ret_cwd = TAKE_FD(cwd_fd);
-        *ret_agent = TAKE_FD(agent_fd);
-        return 0;
+        return confinement_prepare(&p->context->confinement, &p->options, p->id, run->workspace.private_dir,
+                                   error, &run->sandbox, &run->report);
+}
+
+static void process_take_report(Process *p, char **report) {
+        if (streq_ptr(p->confinement, *report))
+                return;
+        free(p->confinement);
+        p->confinement = TAKE_PTR(*report);
 }
 
 static int process_start_child(Process *p, sd_bus_error *error) {
-        _cleanup_close_ int cwd_fd = -EBADF, agent_fd = -EBADF, out_read = -EBADF, out_write = -EBADF;
-        _cleanup_strv_free_ char **env = NULL;
-        SpawnStep step = SPAWN_STEP_EXEC;
+        _cleanup_(process_run_done) ProcessRun run = {.workspace = SPAWN_WORKSPACE_NULL, .agent_fd = -EBADF};
+        _cleanup_close_ int out_read = -EBADF, out_write = -EBADF;
+        SpawnFailure failure = {.step = SPAWN_STEP_EXEC};
         SpawnRequest req;
         pid_t pid;
         int fds[2], r;
 
-        r = process_prepare(p, error, &cwd_fd, &agent_fd, &env);
+        r = process_prepare(p, error, &run);
         if (r < 0)
                 return r;
         /* One pipe for stdout and stderr, so their lines stay in the order they were written. */
@@ -156,16 +166,17 @@ static int process_start_child(Process *p, sd_bus_error *error) {
 
         req = (SpawnRequest) {
                 .argv = p->argv,
-                .envp = env,
-                .cwd_fd = cwd_fd,
+                .envp = run.env,
+                .cwd_fd = run.workspace.cwd_fd,
                 .output_fd = out_write,
-                .agent_fd = agent_fd,
-                .options = &p->options,
+                .agent_fd = run.agent_fd,
+                .sandbox = run.sandbox,
         };
-        r = spawn_start(&req, &pid, &step);
+        r = spawn_start(&req, &pid, &failure);
         if (r < 0)
-                return bus_error_setf(error, BUS_ERROR_FAILED, "Failed to start '%s' (%s): %s", p->argv[0],
-                                      spawn_step_to_string(step), strerror(-r));
+                return bus_error_setf(error, BUS_ERROR_FAILED, "Failed to start '%s' (%s%s%s): %s",
+                                      p->argv[0], spawn_step_to_string(failure.step),
+                                      isempty(failure.layer) ? "" : ": ", failure.layer, strerror(-r));
 
         p->child_source = sd_event_source_disable_unref(p->child_source);
         r = sd_event_add_child(p->context->event, &p->child_source, pid, WEXITED, on_child, p);
@@ -180,6 +191,8 @@ static int process_start_child(Process *p, sd_bus_error *error) {
                                   p->id);
 
         p->pid = pid;
+        p->sandbox = TAKE_PTR(run.sandbox);
+        process_take_report(p, &run.report);
         p->stopping = false;
         log_process_errno(p, LOG_INFO, 0, "Started %s (%s) as pid %d.", p->id, p->name, (int) pid);
         process_set_state(p, PROCESS_RUNNING);
@@ -268,14 +281,38 @@ static void process_handle_exit(Process *p) {
         process_set_state(p, next);
 }
 
+/* The process group, and the sandbox's cgroup, which also holds what left the group (setsid()).
+ * Succeeds when either reached something. */
+static int process_signal(Process *p, int sig) {
+        int r = RET_NERRNO(kill(-p->pid, sig));
+
+        if (p->sandbox && sandbox_kill(p->sandbox, sig) > 0)
+                return 0;
+        return r;
+}
+
+/* Kills whatever is left in the sandbox and removes its cgroup. */
+static void process_release_sandbox(Process *p) {
+        int r;
+
+        if (!p->sandbox)
+                return;
+        r = sandbox_release(p->sandbox);
+        if (r < 0)
+                log_process_errno(p, LOG_WARNING, r, "Failed to release the sandbox of %s, ignoring: %m",
+                                  p->id);
+        p->sandbox = sandbox_free(p->sandbox);
+}
+
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Process *p = userdata;
 
         p->exit_code = si->si_code;
         p->exit_status = si->si_status;
         /* sd-event reaps the child only after this returns, so its pid (the group id) cannot have
-         * been reused yet: take down whatever is left of the group with it. */
+         * been reused yet: take down whatever is left of the group with it, and of the sandbox. */
         (void) kill(-p->pid, SIGKILL);
+        process_release_sandbox(p);
         if (p->exit_code == CLD_EXITED)
                 log_process_errno(p, p->exit_status == 0 ? LOG_INFO : LOG_NOTICE, 0,
                                   "%s (%s) exited with status %d.", p->id, p->name, p->exit_status);
@@ -299,11 +336,13 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                           p->name);
         p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
         if (p->pid > 0)
-                (void) kill(-p->pid, SIGKILL);
+                (void) process_signal(p, SIGKILL);
         return 0;
 }
 
 int process_stop(Process *p) {
+        int r;
+
         if (!process_is_active(p))
                 return -ESRCH;
         if (p->stopping)
@@ -317,9 +356,10 @@ int process_stop(Process *p) {
         }
 
         /* SIGCONT too, so a stopped process gets to handle the SIGTERM. */
-        if (kill(-p->pid, SIGTERM) < 0)
-                return -errno;
-        (void) kill(-p->pid, SIGCONT);
+        r = process_signal(p, SIGTERM);
+        if (r < 0)
+                return r;
+        (void) process_signal(p, SIGCONT);
         return sd_event_add_time_relative(p->context->event, &p->kill_timer, CLOCK_MONOTONIC,
                                           p->options.stop_timeout_usec, 0, on_kill_timer, p);
 }
@@ -327,7 +367,7 @@ int process_stop(Process *p) {
 int process_kill(Process *p, int sig) {
         if (p->state != PROCESS_RUNNING || p->pid <= 0)
                 return -ESRCH;
-        return RET_NERRNO(kill(-p->pid, sig));
+        return process_signal(p, sig);
 }
 
 Process *process_free(Process *p, bool remove_log) {
@@ -345,6 +385,7 @@ Process *process_free(Process *p, bool remove_log) {
         }
         if (p->pid > 0)
                 (void) kill(-p->pid, SIGKILL);
+        process_release_sandbox(p);
 
         sd_event_source_disable_unref(p->child_source);
         sd_event_source_disable_unref(p->kill_timer);
@@ -392,10 +433,7 @@ static int process_new(Context *c, const char *name, char *const *argv, SpawnOpt
         p->id = strdup(id);
         if (!p->id)
                 return -ENOMEM;
-        r = bus_object_path(SUPERVISOR_PROCESS_PREFIX, p->id, &p->path);
-        if (r < 0)
-                return r;
-        return confinement_report(&p->options, &p->confinement);
+        return bus_object_path(SUPERVISOR_PROCESS_PREFIX, p->id, &p->path);
 }
 
 int process_spawn(Context *c, const char *name, char *const *argv, SpawnOptions *options,

@@ -9,6 +9,7 @@
 
 #include "basic/time-util.h"
 #include "process-log.h"
+#include "sandbox/sandbox.h"
 #include "spawn-options.h"
 #include "supervisor.h"
 
@@ -43,7 +44,8 @@ struct Process {
         char *path; /* object path */
         char **argv;
         SpawnOptions options;
-        char *confinement; /* JSON */
+        char *confinement; /* JSON: the report of the latest run's sandbox */
+        Sandbox *sandbox; /* the running child's, NULL once it has exited */
         ProcessLog *log;
 
         ProcessState state;
@@ -76,8 +78,9 @@ Process *process_free(Process *p, bool remove_log);
 
 bool process_is_active(const Process *p) _pure_; /* starting or running */
 
-/* SIGTERM (and SIGCONT) to the process group, SIGKILL after stop_timeout_usec. A pending restart
- * is cancelled. -ESRCH when the process has ended. */
+/* SIGTERM (and SIGCONT) to the process group and its sandbox, SIGKILL after stop_timeout_usec. A pending
+ * restart is cancelled. -ESRCH when the process has ended. */
 int process_stop(Process *p);
-/* Sends `sig` to the process group. -ESRCH when it is not running. */
+/* Sends `sig` to the process group and to everything in its sandbox's cgroup (children that left
+ * the group too). -ESRCH when it is not running. */
 int process_kill(Process *p, int sig);

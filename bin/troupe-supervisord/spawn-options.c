@@ -3,7 +3,6 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <sys/capability.h>
 
 #include "basic/string-util.h"
 #include "bus/bus-error.h"
@@ -38,6 +37,7 @@ void spawn_options_done(SpawnOptions *o) {
         o->profile = mfree(o->profile);
         o->env = strv_free(o->env);
         o->capabilities = strv_free(o->capabilities);
+        o->read_only = strv_free(o->read_only);
 }
 
 static int option_restart(sd_bus_message *m, const char *key, void *p, sd_bus_error *error) {
@@ -65,6 +65,7 @@ static const BusOption spawn_option_table[] = {
         { "tasks_max", "t", bus_option_uint64, offsetof(SpawnOptions, tasks_max) },
         { "cpu_weight", "t", bus_option_uint64, offsetof(SpawnOptions, cpu_weight) },
         { "capabilities", "as", bus_option_strv, offsetof(SpawnOptions, capabilities) },
+        { "read_only", "as", bus_option_strv, offsetof(SpawnOptions, read_only) },
         { "restart", "s", option_restart, offsetof(SpawnOptions, restart) },
         { "agent", "b", bus_option_bool, offsetof(SpawnOptions, agent) },
         { "stop_timeout_usec", "t", bus_option_uint64, offsetof(SpawnOptions, stop_timeout_usec) },
@@ -92,24 +93,8 @@ static int validate_dir(const char *key, const char *path, sd_bus_error *error) 
         return 0;
 }
 
-/* libcap knows the names ("cap_net_raw"); accept them with or without the prefix, in any case. */
-static int validate_capability(const char *name, sd_bus_error *error) {
-        _cleanup_free_ char *s = NULL;
-        cap_value_t v;
-
-        if (asprintf_safe(&s, "%s%s", startswith(name, "cap_") || startswith(name, "CAP_") ? "" : "cap_",
-                          name) < 0)
-                return -ENOMEM;
-        for (char *c = s; *c; c++)
-                *c = (char) tolower((unsigned char) *c);
-        if (cap_from_name(s, &v) < 0)
-                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
-                                      "Option 'capabilities' names an unknown capability '%s'.", name);
-        return 0;
-}
-
-static int validate_env(char *const *env, sd_bus_error *error) {
-        STRV_FOREACH(e, env) {
+static int validate_env(const SpawnOptions *o, sd_bus_error *error) {
+        STRV_FOREACH(e, o->env) {
                 if (!env_assignment_is_valid(*e))
                         return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
                                               "Option 'env' entries must be NAME=value, got '%s'.", *e);
@@ -117,7 +102,33 @@ static int validate_env(char *const *env, sd_bus_error *error) {
                         return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
                                               "Option 'env' may not set '%.*s': the supervisor does.",
                                               (int) strcspn(*e, "="), *e);
+                /* Not silently replaced: the caller would believe it was used. */
+                if (confinement_has_private_dirs(o) &&
+                    (startswith(*e, "HOME=") || startswith(*e, "TMPDIR=")))
+                        return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                              "Option 'env' may not set '%.*s' with a workspace: the "
+                                              "supervisor sets it to a private directory beneath the "
+                                              "workspace.",
+                                              (int) strcspn(*e, "="), *e);
         }
+        return 0;
+}
+
+static int validate_read_only(char *const *paths, sd_bus_error *error) {
+        const char *bad = NULL;
+        int r;
+
+        r = confinement_read_only_validate(paths, &bad);
+        if (r == -EINVAL)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Option 'read_only' must list absolute paths, got '%s'.", bad);
+        if (r == -E2BIG)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Option 'read_only' lists more than %u paths.",
+                                      CONFINEMENT_READ_ONLY_MAX);
+        if (r < 0)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS, "Option 'read_only' names '%s': %s",
+                                      bad, strerror(-r));
         return 0;
 }
 
@@ -153,14 +164,13 @@ int spawn_options_validate(const SpawnOptions *o, sd_bus_error *error) {
                 return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
                                       "Option 'profile' names an unknown profile '%s'. Known profiles: %s.",
                                       o->profile, CONFINEMENT_PROFILES);
-        r = validate_env(o->env, error);
+        r = validate_env(o, error);
         if (r < 0)
                 return r;
-        STRV_FOREACH(c, o->capabilities) {
-                r = validate_capability(*c, error);
-                if (r < 0)
-                        return r;
-        }
+        /* Capabilities are checked by the sandbox that grants them, when it is built. */
+        r = validate_read_only(o->read_only, error);
+        if (r < 0)
+                return r;
         return validate_limits(o, error);
 }
 
@@ -278,7 +288,7 @@ static int env_add_suite(char ***l) {
         return 0;
 }
 
-int spawn_build_env(const SpawnOptions *o, const char *process_id, char ***ret) {
+int spawn_build_env(const SpawnOptions *o, const char *process_id, const char *private_dir, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         const char *path = getenv("PATH");
         int r;
@@ -305,6 +315,19 @@ int spawn_build_env(const SpawnOptions *o, const char *process_id, char ***ret) 
 
         STRV_FOREACH(e, o->env) {
                 r = env_put(&l, *e);
+                if (r < 0)
+                        return r;
+        }
+
+        if (private_dir) {
+                _cleanup_free_ char *home = strjoin(private_dir, "/" CONFINEMENT_PRIVATE_HOME),
+                                    *tmp = strjoin(private_dir, "/" CONFINEMENT_PRIVATE_TMP);
+
+                if (!home || !tmp)
+                        return -ENOMEM;
+                r = env_set(&l, "HOME", home);
+                if (r >= 0)
+                        r = env_set(&l, "TMPDIR", tmp);
                 if (r < 0)
                         return r;
         }

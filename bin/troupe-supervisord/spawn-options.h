@@ -44,7 +44,8 @@ typedef struct SpawnOptions {
         uint64_t memory_max;
         uint64_t tasks_max;
         uint64_t cpu_weight;
-        char **capabilities;
+        char **capabilities; /* sandbox grants: net.loopback, net.connect:HOST:PORT... */
+        char **read_only; /* more paths the sandbox lets it read and execute */
         RestartPolicy restart;
         bool agent;
         uint64_t stop_timeout_usec;
@@ -73,8 +74,10 @@ int spawn_argv_validate(char *const *argv, sd_bus_error *error);
  *   TROUPE_PROCESS_ID, TROUPE_WORKSPACE when a workspace is given, TROUPE_AGENT_FD=3 for agents;
  *   in SPAWN_ENV_SUITE mode every TROUPE_* and XDG_* variable of the supervisor and its bus
  *   address (DBUS_SESSION_BUS_ADDRESS), never NOTIFY_SOCKET or WATCHDOG_*;
- *   then the `env` option's entries, which replace earlier ones of the same name. */
-int spawn_build_env(const SpawnOptions *o, const char *process_id, char ***ret);
+ *   then the `env` option's entries, which replace earlier ones of the same name;
+ *   with a private_dir (beneath the workspace), HOME=<private_dir>/home and TMPDIR=<private_dir>/tmp,
+ *   which the `env` option may not set (spawn_options_validate() refuses that). */
+int spawn_build_env(const SpawnOptions *o, const char *process_id, const char *private_dir, char ***ret);
 
 /* "NAME=value" with NAME of [A-Za-z_][A-Za-z0-9_]*. */
 bool env_assignment_is_valid(const char *s) _pure_;

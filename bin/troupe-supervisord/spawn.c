@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "basic/fd-util.h"
+#include "basic/string-util.h"
 #include "confinement.h"
 #include "spawn.h"
 
@@ -27,6 +29,7 @@ DEFINE_STRING_TABLE_LOOKUP(spawn_step, SpawnStep);
 typedef struct SpawnReport {
         int step;
         int error;
+        char layer[SPAWN_LAYER_MAX];
 } SpawnReport;
 
 int spawn_check_executable(const char *path) {
@@ -101,8 +104,12 @@ static int child_setup_fds(const SpawnRequest *req) {
         return RET_NERRNO(close_range(agent_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC));
 }
 
-_noreturn_ static void child_fail(int report_fd, SpawnStep step, int error) {
+_noreturn_ static void child_fail_layer(int report_fd, SpawnStep step, int error, const char *layer) {
         SpawnReport report = {.step = step, .error = abs(error)};
+
+        /* strscpy() only copies bytes (strnlen, memcpy): safe after fork. */
+        if (layer)
+                (void) strscpy(report.layer, sizeof(report.layer), layer);
 
         /* Nothing more can be done if this fails: the parent then sees the exit without a report. */
         if (write(report_fd, &report, sizeof(report)) < 0)
@@ -110,7 +117,12 @@ _noreturn_ static void child_fail(int report_fd, SpawnStep step, int error) {
         _exit(127);
 }
 
+_noreturn_ static void child_fail(int report_fd, SpawnStep step, int error) {
+        child_fail_layer(report_fd, step, error, NULL);
+}
+
 _noreturn_ static void spawn_child(const SpawnRequest *req, pid_t parent, int report_fd) {
+        const char *layer = NULL;
         int r;
 
         r = child_reset_signals();
@@ -133,9 +145,9 @@ _noreturn_ static void spawn_child(const SpawnRequest *req, pid_t parent, int re
                 child_fail(report_fd, SPAWN_STEP_FDS, r);
 
         /* The sandbox goes here, last before exec, once everything it would forbid is done. */
-        r = confinement_apply_in_child(req->options);
+        r = confinement_apply_in_child(req->sandbox, &layer);
         if (r < 0)
-                child_fail(report_fd, SPAWN_STEP_CONFINEMENT, r);
+                child_fail_layer(report_fd, SPAWN_STEP_CONFINEMENT, r, layer);
 
         execve(req->argv[0], req->argv, req->envp);
         child_fail(report_fd, SPAWN_STEP_EXEC, -errno);
@@ -152,7 +164,7 @@ static int read_report(int fd, SpawnReport *ret) {
         return n == (ssize_t) sizeof(*ret) ? 1 : 0;
 }
 
-int spawn_start(const SpawnRequest *req, pid_t *ret_pid, SpawnStep *ret_step) {
+int spawn_start(const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure) {
         _cleanup_close_ int report_read = -EBADF, report_write = -EBADF;
         SpawnReport report;
         pid_t parent = getpid(), pid;
@@ -183,7 +195,10 @@ int spawn_start(const SpawnRequest *req, pid_t *ret_pid, SpawnStep *ret_step) {
         }
 
         (void) waitpid(pid, NULL, 0);
-        if (ret_step)
-                *ret_step = report.step;
+        if (ret_failure) {
+                ret_failure->step = report.step;
+                report.layer[sizeof(report.layer) - 1] = 0;
+                memcpy(ret_failure->layer, report.layer, sizeof(ret_failure->layer));
+        }
         return report.error > 0 ? -report.error : -EIO;
 }

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 #include "basic/macro.h"
-#include "spawn-options.h"
+#include "sandbox/sandbox.h"
 
 /* The steps of the child's setup, in order; a failure names the step. */
 typedef enum SpawnStep {
@@ -30,16 +30,25 @@ typedef struct SpawnRequest {
         int cwd_fd; /* directory to run in (O_PATH is fine), or -EBADF for "/" */
         int output_fd; /* write end of the log pipe: the child's stdout and stderr */
         int agent_fd; /* the child's fd 3, or -EBADF */
-        const SpawnOptions *options; /* for the confinement step */
+        const Sandbox *sandbox; /* entered last before exec; NULL: none */
 } SpawnRequest;
 
+#define SPAWN_LAYER_MAX 32U
+
+/* Where a child failed before exec. */
+typedef struct SpawnFailure {
+        SpawnStep step;
+        char layer[SPAWN_LAYER_MAX]; /* the sandbox layer, when step is confinement; else "" */
+} SpawnFailure;
+
 /* Forks and execs. Returns once the child has exec'd (the pid in *ret_pid) or failed before exec
- * (the child is reaped, the failing step in *ret_step, its errno returned). The child runs in its
- * own session and process group, with stdin on /dev/null, stdout and stderr on output_fd, fd 3 as
- * agent_fd if given and no other fd, an empty signal mask, default signal dispositions, and
- * SIGTERM as its parent-death signal. SIGCHLD must be blocked in the caller (sd-event needs that
- * anyway), so the child cannot be reaped behind the caller's back. */
-int spawn_start(const SpawnRequest *req, pid_t *ret_pid, SpawnStep *ret_step);
+ * (the child is reaped, the failing step and layer in *ret_failure, its errno returned). The child
+ * runs in its own session and process group, with stdin on /dev/null, stdout and stderr on
+ * output_fd, fd 3 as agent_fd if given and no other fd, an empty signal mask, default signal
+ * dispositions, SIGTERM as its parent-death signal, and the sandbox entered last. SIGCHLD must be
+ * blocked in the caller (sd-event needs that anyway), so the child cannot be reaped behind the
+ * caller's back. */
+int spawn_start(const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure);
 
 /* Opens argv[0] as spawn_start() will run it: -ENOENT, -EACCES, -EISDIR (not a regular file)
  * or 0. */

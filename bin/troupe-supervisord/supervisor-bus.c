@@ -10,6 +10,8 @@
 #include "bus/bus-error.h"
 #include "bus/bus-log-control.h"
 #include "bus/bus-util.h"
+#include "spawn.h"
+#include "supervisor-audit.h"
 #include "supervisor-bus.h"
 
 static int process_not_running(sd_bus_error *error, const Process *p) {
@@ -116,8 +118,9 @@ static const sd_bus_vtable process_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExitStatus", "i", NULL, offsetof(Process, exit_status),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Rebuilt for every run (a restart gets a new sandbox), though normally the same. */
         SD_BUS_PROPERTY("Confinement", "s", NULL, offsetof(Process, confinement),
-                        SD_BUS_VTABLE_PROPERTY_CONST),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LogPath", "s", property_get_log_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Restart", "s", property_get_restart, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Restarts", "u", NULL, offsetof(Process, restarts),
@@ -133,12 +136,89 @@ static const sd_bus_vtable process_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* A Spawn() whose audit row the registry is writing: the process starts only once the row is durable,
+ * and not at all when it cannot be written (supervisor-audit.c). */
+typedef struct SpawnCall {
+        sd_bus_message *call;
+        char *name;
+        char **argv;
+        SpawnOptions options;
+} SpawnCall;
+
+static void spawn_call_free(void *userdata) {
+        SpawnCall *sc = userdata;
+
+        if (!sc)
+                return;
+        sd_bus_message_unref(sc->call);
+        free(sc->name);
+        strv_free(sc->argv);
+        spawn_options_done(&sc->options);
+        free(sc);
+}
+
+static int spawn_finish(Context *c, SpawnCall *sc, uint64_t seq, sd_bus_error *error) {
+        Process *p;
+        int r;
+
+        r = process_spawn(c, sc->name, sc->argv, &sc->options, error, &p);
+        if (r < 0) {
+                r = bus_error_from_return(error, r);
+                supervisor_audit_spawn_failed(c, sc->name, seq, error->message);
+                return r;
+        }
+        supervisor_audit_follow(p, seq);
+        return sd_bus_reply_method_return(sc->call, "so", p->id, p->path);
+}
+
+static void spawn_audited(Context *c, int error, const char *message, uint64_t seq, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        SpawnCall *sc = userdata;
+        int r;
+
+        if (error < 0) {
+                /* Fail closed: what is not in the log does not run. */
+                log_warning_errno(error, "Refusing to spawn %s, the audit log is unavailable: %s", sc->name,
+                                  strna(message));
+                r = bus_error_setf(&e, BUS_ERROR_PERMISSION_DENIED,
+                                   "Spawns are refused while the audit log is unavailable: %s",
+                                   strna(message));
+        } else
+                r = spawn_finish(c, sc, seq, &e);
+        if (r < 0 && sd_bus_reply_method_error(sc->call, &e) < 0)
+                log_debug("Failed to answer Spawn() of %s, ignoring.", sc->name);
+        spawn_call_free(sc);
+}
+
+/* What is refused before anything is recorded: requests that could never start. */
+static int spawn_check(Context *c, const char *name, char **argv, sd_bus_error *error) {
+        int r;
+
+        r = spawn_name_validate(name, error);
+        if (r < 0)
+                return r;
+        r = spawn_argv_validate(argv, error);
+        if (r < 0)
+                return r;
+        if (c->shutting_down)
+                return bus_error_setf(error, BUS_ERROR_BUSY, "The supervisor is shutting down.");
+        if (supervisor_count_active(c) >= SUPERVISOR_ACTIVE_MAX)
+                return bus_error_setf(error, BUS_ERROR_OVERLOADED,
+                                      "Too many processes: at most %u may run at once.",
+                                      SUPERVISOR_ACTIVE_MAX);
+        r = spawn_check_executable(argv[0]);
+        if (r < 0)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "argv[0] '%s' is not an executable file: %s", argv[0], strerror(-r));
+        return 0;
+}
+
 static int method_spawn_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(spawn_options_done) SpawnOptions options = {};
         _cleanup_strv_free_ char **argv = NULL;
         Context *c = userdata;
         const char *name;
-        Process *p;
+        SpawnCall *sc;
         int r;
 
         spawn_options_init(&options);
@@ -151,11 +231,29 @@ static int method_spawn_impl(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = spawn_options_read(m, &options, error);
         if (r < 0)
                 return r;
-
-        r = process_spawn(c, name, argv, &options, error, &p);
+        r = spawn_check(c, name, argv, error);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(m, "so", p->id, p->path);
+
+        sc = calloc(1, sizeof(SpawnCall));
+        if (!sc)
+                return -ENOMEM;
+        sc->call = sd_bus_message_ref(m);
+        sc->name = strdup(name);
+        sc->argv = TAKE_PTR(argv);
+        sc->options = options;
+        spawn_options_init(&options);
+        if (!sc->name) {
+                spawn_call_free(sc);
+                return -ENOMEM;
+        }
+        r = supervisor_audit_spawn(c, sd_bus_message_get_sender(m), sc->name, sc->argv, &sc->options,
+                                   spawn_audited, spawn_call_free, sc);
+        if (r < 0) {
+                spawn_call_free(sc);
+                return bus_error_set_errnof(error, r, "Failed to ask the registry to record the spawn: %m");
+        }
+        return 1;
 }
 BUS_DEFINE_METHOD_HANDLER(method_spawn, method_spawn_impl)
 
@@ -210,6 +308,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LogDirectory", "s", NULL, offsetof(Context, log_dir), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConfinementSupport", "s", NULL, offsetof(Context, confinement.support_json),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("Spawn", SD_BUS_ARGS("s", name, "as", argv, "a{sv}", options),
                                 SD_BUS_RESULT("s", id, "o", path), method_spawn, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListProcesses", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuso)", processes),

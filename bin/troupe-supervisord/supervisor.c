@@ -15,10 +15,37 @@
 
 void arguments_done(Arguments *a) {
         a->suite_table = mfree(a->suite_table);
+        a->read_only = strv_free(a->read_only);
+}
+
+/* --read-only-path values, then $TROUPE_SANDBOX_READ_ONLY: absolute paths that exist. */
+static int context_read_only(const Arguments *args, char ***ret) {
+        _cleanup_strv_free_ char **l = strv_copy(args->read_only);
+        const char *bad = NULL;
+        int r;
+
+        if (!l && args->read_only)
+                return log_oom();
+        r = confinement_read_only_parse(getenv(CONFINEMENT_READ_ONLY_ENV), &l);
+        if (r < 0)
+                return log_oom();
+        r = confinement_read_only_validate(l, &bad);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Read-only path '%s' (--read-only-path or $%s) is not absolute.",
+                                       bad, CONFINEMENT_READ_ONLY_ENV);
+        if (r == -E2BIG)
+                return log_error_errno(r, "More than %u read-only paths (--read-only-path and $%s).",
+                                       CONFINEMENT_READ_ONLY_MAX, CONFINEMENT_READ_ONLY_ENV);
+        if (r < 0)
+                return log_error_errno(r, "Read-only path '%s' (--read-only-path or $%s): %m", bad,
+                                       CONFINEMENT_READ_ONLY_ENV);
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 int context_new(const Arguments *args, Context **ret) {
         _cleanup_(context_freep) Context *c = NULL;
+        char **read_only = NULL;
         int r;
 
         c = calloc(1, sizeof(Context));
@@ -33,6 +60,14 @@ int context_new(const Arguments *args, Context **ret) {
         r = mkdir_p_secure(c->log_dir, 0700, &c->log_dir_fd);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the log directory %s: %m", c->log_dir);
+
+        /* Before the suite and any spawn: every process gets a sandbox built from this. */
+        r = context_read_only(args, &read_only);
+        if (r < 0)
+                return r;
+        r = confinement_setup(&c->confinement, read_only);
+        if (r < 0)
+                return r;
 
         if (args->suite) {
                 r = suite_new(c, args->suite_table, &c->suite);
@@ -55,6 +90,7 @@ Context *context_free(Context *c) {
         sd_event_source_disable_unref(c->check_source);
         sd_bus_flush_close_unref(c->bus);
         sd_event_unref(c->event);
+        confinement_done(&c->confinement);
         safe_close(c->log_dir_fd);
         free(c->log_dir);
         return mfree(c);
@@ -212,7 +248,7 @@ static int describe_counts(Context *c, json_t **ret) {
 int supervisor_describe(void *userdata, json_t **ret) {
         _cleanup_json_ json_t *v = NULL;
         Context *c = userdata;
-        json_t *counts, *suite = NULL;
+        json_t *counts, *suite = NULL, *support = NULL;
         int r;
 
         r = describe_counts(c, &counts);
@@ -225,10 +261,11 @@ int supervisor_describe(void *userdata, json_t **ret) {
                         return r;
                 }
         }
-        v = json_pack("{s:s, s:i, s:b, s:b, s:s, s:I, s:o, s:o*}", "version", PACKAGE_VERSION, "pid",
+        (void) confinement_support_json(&c->confinement, &support);
+        v = json_pack("{s:s, s:i, s:b, s:b, s:s, s:I, s:o, s:o*, s:o*}", "version", PACKAGE_VERSION, "pid",
                       (int) getpid(), "ready", c->ready, "shutting_down", c->shutting_down, "log_directory",
                       c->log_dir, "log_size_max", (json_int_t) c->log_size_max, "processes", counts, "suite",
-                      suite);
+                      suite, "confinement_support", support);
         if (!v)
                 return -ENOMEM;
         *ret = TAKE_PTR(v);

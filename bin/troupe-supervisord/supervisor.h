@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "basic/macro.h"
+#include "confinement.h"
 
 #define SUPERVISOR_BUS_NAME "org.troupe.Supervisor1"
 #define SUPERVISOR_PATH "/org/troupe/Supervisor1"
@@ -27,6 +28,7 @@ typedef struct Arguments {
         bool suite;
         char *suite_table; /* a table file instead of the built-in one; implies suite */
         uint64_t log_size_max;
+        char **read_only; /* --read-only-path, then $TROUPE_SANDBOX_READ_ONLY */
 } Arguments;
 
 void arguments_done(Arguments *a);
@@ -38,6 +40,8 @@ typedef struct Context {
         char *log_dir;
         int log_dir_fd;
         uint64_t log_size_max;
+
+        Confinement confinement;
 
         Process *processes; /* newest first */
         unsigned n_processes;
@@ -73,5 +77,5 @@ void supervisor_schedule_check(Context *c);
  * loop with exit_code once all have exited. Idempotent. */
 void supervisor_shutdown(Context *c, int exit_code);
 
-/* Describe(): version, counts by state, log directory, suite members. */
+/* Describe(): version, counts by state, log directory, suite members, confinement support. */
 int supervisor_describe(void *userdata, json_t **ret);

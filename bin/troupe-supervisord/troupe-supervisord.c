@@ -22,7 +22,10 @@ static void help(void) {
                "                            troupe-routerd) from the built-in table\n"
                "     --suite-table=FILE     Like --suite, with the table read from FILE\n"
                "     --log-size-max=BYTES   Size of a process log file before it is rotated\n"
-               "                            (K, M, G suffixes; default 8M)\n\n"
+               "                            (K, M, G suffixes; default 8M)\n"
+               "     --read-only-path=PATH  Let confined processes also read and execute PATH\n"
+               "                            (repeatable; $TROUPE_SANDBOX_READ_ONLY adds a\n"
+               "                            colon-separated list): a build tree, for example\n\n"
                "See troupe-supervisord(8).\n");
 }
 
@@ -50,13 +53,14 @@ static int parse_size(const char *s, uint64_t *ret) {
 }
 
 static int parse_argv(int argc, char *argv[], Arguments *args) {
-        enum { ARG_VERSION = 0x100, ARG_SUITE, ARG_SUITE_TABLE, ARG_LOG_SIZE_MAX };
+        enum { ARG_VERSION = 0x100, ARG_SUITE, ARG_SUITE_TABLE, ARG_LOG_SIZE_MAX, ARG_READ_ONLY_PATH };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "suite", no_argument, NULL, ARG_SUITE },
                 { "suite-table", required_argument, NULL, ARG_SUITE_TABLE },
                 { "log-size-max", required_argument, NULL, ARG_LOG_SIZE_MAX },
+                { "read-only-path", required_argument, NULL, ARG_READ_ONLY_PATH },
                 {}
         };
         int c, r;
@@ -84,6 +88,12 @@ static int parse_argv(int argc, char *argv[], Arguments *args) {
                                 return log_error_errno(-EINVAL,
                                                        "Invalid --log-size-max '%s': at least %llu bytes.",
                                                        optarg, (unsigned long long) PROCESS_LOG_SIZE_MIN);
+                        break;
+                case ARG_READ_ONLY_PATH:
+                        /* Checked with the environment's, in context_new(). */
+                        r = strv_extend(&args->read_only, optarg);
+                        if (r < 0)
+                                return log_oom();
                         break;
                 case '?':
                         return -EINVAL;

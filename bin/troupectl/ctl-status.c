@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* troupectl status and health: who owns each of the suite's names, and what they answer. */
+/* troupectl status and health: who owns each of the suite's names, what they answer, and what
+ * confinement this machine supports (the supervisor's ConfinementSupport). */
 #include <stdio.h>
 
 #include "basic/log.h"
@@ -11,6 +12,7 @@
 /* A daemon that does not answer this fast is reported, not waited for. */
 #define CTL_STATUS_TIMEOUT_USEC (5U * USEC_PER_SEC)
 #define CTL_DESCRIBE_SIZE_MAX (1024U * 1024U)
+#define CTL_SUPPORT_SIZE_MAX (64U * 1024U)
 
 static int call_string(sd_bus *bus, const CtlService *s, const char *member, sd_bus_error *error,
                        char **ret) {
@@ -132,6 +134,54 @@ static int suite_status(Ctl *c, bool describe, json_t **ret) {
         return 0;
 }
 
+/* The supervisor's ConfinementSupport as JSON; {"error": "..."} in its place when it cannot be had
+ * (no supervisor, or one that predates the property), so the output says why it is missing. */
+static int confinement_support(Ctl *c, json_t **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *text = NULL;
+        json_t *v = NULL;
+        sd_bus *bus;
+        int r;
+
+        r = ctl_bus(c, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property_string(bus, ctl_supervisor.name, ctl_supervisor.path,
+                                       ctl_supervisor.interface, "ConfinementSupport", &error, &text);
+        if (r < 0)
+                v = json_pack("{s:o}", "error", error_json(&error, r));
+        else if (json_parse(text, strlen(text), CTL_SUPPORT_SIZE_MAX, 0, 0, &v, NULL) < 0)
+                v = json_pack("{s:s}", "error", "ConfinementSupport is not a JSON object");
+        if (!v)
+                return log_oom();
+        *ret = v;
+        return 0;
+}
+
+static void confinement_print_text(const json_t *support) {
+        const json_t *layers = json_object_get(support, "layers"), *l;
+        const json_t *limits = json_object_get(support, "limits");
+        const char *error = json_get_string(support, "error", NULL), *mode;
+        size_t i;
+
+        printf("\nconfinement (what this machine supports)\n");
+        if (error) {
+                printf("    unknown: %s\n", error);
+                return;
+        }
+        json_array_foreach(layers, i, l)
+                printf("    %-20s %-4s %s\n", json_get_string(l, "layer", "?"),
+                       json_is_true(json_object_get(l, "available")) ? "yes" : "no",
+                       json_get_string(l, "detail", ""));
+        mode = json_get_string(limits, "mode", "none");
+        /* Without cgroups, rlimits still stand in for some limits: which one does each is the point. */
+        printf("    %-20s %-4s %s (memory: %s, tasks: %s, cpu weight: %s)\n", "limits",
+               streq(mode, "none") ? "no" : "yes", mode, json_get_string(limits, "memory_max", "none"),
+               json_get_string(limits, "tasks_max", "none"), json_get_string(limits, "cpu_weight", "none"));
+        if (streq(mode, "none"))
+                printf("    %-20s      %s\n", "", json_get_string(limits, "reason", ""));
+}
+
 /* Describe()'s top-level scalars as "key=value", the rest left to --json. */
 static char *describe_summary(const json_t *describe) {
         _cleanup_free_ char *s = strdup("");
@@ -156,7 +206,7 @@ static char *describe_summary(const json_t *describe) {
         return TAKE_PTR(s);
 }
 
-static int status_print_text(Ctl *c, json_t *daemons) {
+static int status_print_text(Ctl *c, json_t *daemons, const json_t *support) {
         json_t *d;
         size_t i;
 
@@ -181,22 +231,27 @@ static int status_print_text(Ctl *c, json_t *daemons) {
                 } else
                         printf("    state:    %s\n", json_get_string(d, "describe_error", "?"));
         }
+        confinement_print_text(support);
         return fflush(stdout) == 0 ? 0 : -errno;
 }
 
 int verb_status(Ctl *c) {
-        _cleanup_json_ json_t *daemons = NULL, *o = NULL;
+        _cleanup_json_ json_t *daemons = NULL, *support = NULL, *o = NULL;
         int r;
 
         r = suite_status(c, true, &daemons);
         if (r < 0)
                 return r;
+        r = confinement_support(c, &support);
+        if (r < 0)
+                return r;
         if (c->json) {
-                o = json_pack("{s:s?,s:s,s:O}", "bus", c->bus_address, "bus_source",
-                              ctl_bus_source_to_string(c->bus_source), "daemons", daemons);
+                o = json_pack("{s:s?,s:s,s:O,s:O}", "bus", c->bus_address, "bus_source",
+                              ctl_bus_source_to_string(c->bus_source), "daemons", daemons, "confinement",
+                              support);
                 r = o ? ctl_print_json(o, c->stdout_tty) : -ENOMEM;
         } else
-                r = status_print_text(c, daemons);
+                r = status_print_text(c, daemons, support);
         if (r < 0)
                 return log_error_errno(r, "Failed to print the status: %m");
         return CTL_EXIT_OK;

@@ -2,6 +2,7 @@
 /* The supervisor's logic without a bus: the suite table, Spawn() validation, the child's
  * environment, the confinement report, spawning, and process logs with rotation and readers. */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -12,11 +13,13 @@
 #include "basic/string-util.h"
 #include "check-main.h"
 #include "confinement.h"
+#include "json/json-util.h"
 #include "log-reader.h"
 #include "process-log.h"
 #include "spawn-options.h"
 #include "spawn.h"
 #include "suite.h"
+#include "workspace.h"
 
 static int parse(const char *text) {
         SuiteMember *m = NULL;
@@ -103,12 +106,30 @@ START_TEST(test_options_validate) {
         ck_assert_int_eq(spawn_options_validate(&o, NULL), -EINVAL);
         o.profile = mfree(o.profile);
 
-        ck_assert_int_eq(strv_extend(&o.capabilities, "CAP_NET_BIND_SERVICE"), 0);
-        ck_assert_int_eq(strv_extend(&o.capabilities, "sys_admin"), 0);
+        ck_assert_int_eq(free_and_strdup(&o.profile, "unconfined"), 0);
         ck_assert_int_eq(spawn_options_validate(&o, NULL), 0);
-        ck_assert_int_eq(strv_extend(&o.capabilities, "cap_fly"), 0);
+        o.profile = mfree(o.profile);
+
+        /* Read-only paths: absolute and existing. */
+        ck_assert_int_eq(strv_extend(&o.read_only, "/usr"), 0);
+        ck_assert_int_eq(spawn_options_validate(&o, NULL), 0);
+        ck_assert_int_eq(strv_extend(&o.read_only, "usr"), 0);
         ck_assert_int_eq(spawn_options_validate(&o, NULL), -EINVAL);
-        o.capabilities = strv_free(o.capabilities);
+        o.read_only = strv_free(o.read_only);
+        ck_assert_int_eq(strv_extend(&o.read_only, "/nonexistent/file"), 0);
+        ck_assert_int_eq(spawn_options_validate(&o, NULL), -EINVAL);
+        o.read_only = strv_free(o.read_only);
+
+        /* HOME and TMPDIR are the supervisor's to set when there is a workspace. */
+        ck_assert_int_eq(strv_extend(&o.env, "HOME=/elsewhere"), 0);
+        ck_assert_int_eq(spawn_options_validate(&o, NULL), 0);
+        o.workspace = strdup("/ws");
+        ck_assert_int_eq(spawn_options_validate(&o, NULL), -EINVAL);
+        ck_assert_int_eq(free_and_strdup(&o.profile, "unconfined"), 0);
+        ck_assert_int_eq(spawn_options_validate(&o, NULL), 0);
+        o.profile = mfree(o.profile);
+        o.workspace = mfree(o.workspace);
+        o.env = strv_free(o.env);
 
         o.cpu_weight = 0;
         ck_assert_int_eq(spawn_options_validate(&o, NULL), -EINVAL);
@@ -130,7 +151,7 @@ START_TEST(test_options_validate) {
 END_TEST
 
 START_TEST(test_env) {
-        _cleanup_strv_free_ char **env = NULL, **suite = NULL;
+        _cleanup_strv_free_ char **env = NULL, **suite = NULL, **private = NULL;
         SpawnOptions o;
 
         ck_assert(env_assignment_is_valid("A=b"));
@@ -151,7 +172,7 @@ START_TEST(test_env) {
         o.workspace = strdup("/ws");
         ck_assert_int_eq(strv_extend(&o.env, "HOME=/elsewhere"), 0);
         ck_assert_int_eq(strv_extend(&o.env, "FOO=bar"), 0);
-        ck_assert_int_eq(spawn_build_env(&o, "0123456789abcdef", &env), 0);
+        ck_assert_int_eq(spawn_build_env(&o, "0123456789abcdef", NULL, &env), 0);
         ck_assert(!strv_contains(env, "SUPERVISOR_SECRET=x"));
         ck_assert(!strv_contains(env, "XDG_TEST_DIR=/x"));
         ck_assert(!strv_contains(env, "TROUPE_AGENT_PATH=/agents"));
@@ -168,46 +189,82 @@ START_TEST(test_env) {
         spawn_options_done(&o);
         spawn_options_init(&o);
         o.env_mode = SPAWN_ENV_SUITE;
-        ck_assert_int_eq(spawn_build_env(&o, "0123456789abcdef", &suite), 0);
+        ck_assert_int_eq(spawn_build_env(&o, "0123456789abcdef", NULL, &suite), 0);
         ck_assert(strv_contains(suite, "XDG_TEST_DIR=/x"));
         ck_assert(strv_contains(suite, "TROUPE_AGENT_PATH=/agents"));
         ck_assert(!strv_contains(suite, "SUPERVISOR_SECRET=x"));
         ck_assert(!strv_contains(suite, "TROUPE_AGENT_FD=3"));
         spawn_options_done(&o);
-}
-END_TEST
 
-START_TEST(test_confinement_report) {
-        _cleanup_free_ char *empty = NULL, *full = NULL;
-        SpawnOptions o;
-
+        /* With a workspace: HOME and TMPDIR beneath it, never the supervisor's. */
         spawn_options_init(&o);
-        ck_assert_int_eq(confinement_report(&o, &empty), 0);
-        ck_assert_ptr_nonnull(strstr(empty, "\"applied\":[]"));
-        ck_assert_ptr_nonnull(strstr(empty, "\"requested\":{}"));
-
-        o.profile = strdup("task");
-        o.memory_max = 1 << 20;
-        ck_assert_int_eq(strv_extend(&o.capabilities, "cap_net_raw"), 0);
-        ck_assert_int_eq(confinement_report(&o, &full), 0);
-        ck_assert_ptr_nonnull(strstr(full, "\"applied\":[]"));
-        ck_assert_ptr_nonnull(strstr(full, "\"requested\":{\"profile\":\"task\",\"memory_max\":1048576,"
-                                           "\"capabilities\":[\"cap_net_raw\"]}"));
+        o.workspace = strdup("/ws");
+        ck_assert_int_eq(spawn_build_env(&o, "0123456789abcdef", "/ws/.troupe", &private), 0);
+        ck_assert(strv_contains(private, "HOME=/ws/.troupe/home"));
+        ck_assert(strv_contains(private, "TMPDIR=/ws/.troupe/tmp"));
+        ck_assert(!strv_contains(private, "HOME=/home/test"));
         spawn_options_done(&o);
 }
 END_TEST
 
-static pid_t spawn_sh(const char *script, int out_fd, int cwd_fd, SpawnStep *step, int *ret) {
+START_TEST(test_confinement_requested) {
+        _cleanup_json_ json_t *empty = NULL, *full = NULL;
+        _cleanup_free_ char *text = NULL;
+        SpawnOptions o;
+
+        spawn_options_init(&o);
+        ck_assert_int_eq(confinement_requested(&o, &empty), 0);
+        ck_assert_int_eq(json_object_size(empty), 0);
+        ck_assert_int_eq(confinement_choose_profile(&o), SANDBOX_PROFILE_AGENT);
+        ck_assert(!confinement_has_private_dirs(&o));
+
+        o.workspace = strdup("/ws");
+        ck_assert_int_eq(confinement_choose_profile(&o), SANDBOX_PROFILE_TASK);
+        ck_assert(confinement_has_private_dirs(&o));
+        o.profile = strdup("agent");
+        ck_assert_int_eq(confinement_choose_profile(&o), SANDBOX_PROFILE_AGENT);
+        o.env_mode = SPAWN_ENV_SUITE;
+        ck_assert_int_eq(confinement_choose_profile(&o), SANDBOX_PROFILE_UNCONFINED);
+        ck_assert(!confinement_has_private_dirs(&o));
+        o.env_mode = SPAWN_ENV_SCRUBBED;
+
+        ck_assert_int_eq(free_and_strdup(&o.profile, "task"), 0);
+        o.memory_max = 1 << 20;
+        ck_assert_int_eq(strv_extend(&o.capabilities, "net.loopback"), 0);
+        ck_assert_int_eq(strv_extend(&o.read_only, "/usr"), 0);
+        ck_assert_int_eq(confinement_requested(&o, &full), 0);
+        ck_assert_int_eq(json_dump_string(full, JSON_DUMP_COMPACT, &text), 0);
+        ck_assert_str_eq(text, "{\"profile\":\"task\",\"memory_max\":1048576,"
+                               "\"capabilities\":[\"net.loopback\"],\"read_only\":[\"/usr\"]}");
+        spawn_options_done(&o);
+}
+END_TEST
+
+START_TEST(test_read_only_parse) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *bad = NULL;
+
+        ck_assert_int_eq(confinement_read_only_parse("/usr::/etc:", &l), 0);
+        ck_assert_int_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/usr");
+        ck_assert_str_eq(l[1], "/etc");
+        ck_assert_int_eq(confinement_read_only_validate(l, &bad), 0);
+        ck_assert_int_eq(confinement_read_only_parse(NULL, &l), 0);
+        ck_assert_int_eq(confinement_read_only_parse("relative", &l), 0);
+        ck_assert_int_eq(confinement_read_only_validate(l, &bad), -EINVAL);
+        ck_assert_str_eq(bad, "relative");
+}
+END_TEST
+
+static pid_t spawn_sh(const char *script, int out_fd, int cwd_fd, SpawnFailure *failure, int *ret) {
         char *argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) script, NULL};
         char *envp[] = {(char *) "PATH=/usr/bin:/bin", (char *) "ONLY=this", NULL};
-        SpawnOptions o;
         SpawnRequest req;
         pid_t pid = 0;
 
-        spawn_options_init(&o);
         req = (SpawnRequest) { .argv = argv, .envp = envp, .cwd_fd = cwd_fd, .output_fd = out_fd,
-                               .agent_fd = -EBADF, .options = &o };
-        *ret = spawn_start(&req, &pid, step);
+                               .agent_fd = -EBADF };
+        *ret = spawn_start(&req, &pid, failure);
         return pid;
 }
 
@@ -215,9 +272,8 @@ START_TEST(test_spawn) {
         _cleanup_close_ int out_r = -EBADF, out_w = -EBADF, tmp_fd = -EBADF;
         _cleanup_free_ char *data = NULL;
         char *argv[] = {(char *) "/nonexistent", NULL}, *envp[] = {NULL};
-        SpawnOptions o;
         SpawnRequest req;
-        SpawnStep step = _SPAWN_STEP_INVALID;
+        SpawnFailure failure = {.step = _SPAWN_STEP_INVALID};
         int fds[2], status, r;
         pid_t pid;
 
@@ -231,7 +287,7 @@ START_TEST(test_spawn) {
         signal(SIGUSR1, SIG_IGN);
         pid = spawn_sh("echo out; echo err >&2; pwd; env; ls /proc/self/fd | tr '\\n' ' '; echo;"
                        "kill -USR1 $$; echo survived",
-                       out_w, tmp_fd, &step, &r);
+                       out_w, tmp_fd, &failure, &r);
         signal(SIGUSR1, SIG_DFL);
         ck_assert_int_eq(r, 0);
         out_w = safe_close(out_w);
@@ -244,12 +300,83 @@ START_TEST(test_spawn) {
         /* ls itself has its directory open as a further fd. */
         ck_assert_ptr_nonnull(strstr(data, "\n0 1 2 3 \n"));
 
-        spawn_options_init(&o);
         req = (SpawnRequest) { .argv = argv, .envp = envp, .cwd_fd = -EBADF, .output_fd = STDERR_FILENO,
-                               .agent_fd = -EBADF, .options = &o };
-        ck_assert_int_eq(spawn_start(&req, &pid, &step), -ENOENT);
-        ck_assert_int_eq(step, SPAWN_STEP_EXEC);
-        ck_assert_str_eq(spawn_step_to_string(step), "exec");
+                               .agent_fd = -EBADF };
+        ck_assert_int_eq(spawn_start(&req, &pid, &failure), -ENOENT);
+        ck_assert_int_eq(failure.step, SPAWN_STEP_EXEC);
+        ck_assert_str_eq(spawn_step_to_string(failure.step), "exec");
+        ck_assert_str_eq(failure.layer, "");
+}
+END_TEST
+
+static bool is_private_dir(const char *path) {
+        struct stat st;
+
+        return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700;
+}
+
+START_TEST(test_workspace) {
+        char ws[] = "/tmp/test-supervisor-ws-XXXXXX";
+        _cleanup_free_ char *sub = NULL, *link = NULL, *priv = NULL, *home = NULL, *tmp = NULL, *dots = NULL;
+        SpawnWorkspace w = SPAWN_WORKSPACE_NULL;
+        SpawnOptions o;
+        char cwd[PATH_MAX];
+
+        ck_assert_ptr_nonnull(mkdtemp(ws));
+        sub = strjoin(ws, "/sub");
+        link = strjoin(ws, "/link");
+        priv = strjoin(ws, "/.troupe");
+        home = strjoin(ws, "/.troupe/home");
+        tmp = strjoin(ws, "/.troupe/tmp");
+        dots = strjoin(ws, "/sub/..");
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        ck_assert_int_eq(symlink("/etc", link), 0);
+
+        /* The workspace is the cwd; the private directories are made, 0700. */
+        spawn_options_init(&o);
+        o.workspace = strdup(ws);
+        ck_assert_int_eq(spawn_workspace_open(&o, NULL, &w), 0);
+        ck_assert_str_eq(w.private_dir, priv);
+        ck_assert(is_private_dir(priv) && is_private_dir(home) && is_private_dir(tmp));
+        ck_assert_int_eq(fchdir(w.cwd_fd), 0);
+        ck_assert_str_eq(getcwd(cwd, sizeof(cwd)), ws);
+        spawn_workspace_done(&w);
+
+        /* A cwd beneath it is used; one outside, through "..", or through a symlink is refused. */
+        o.cwd = strdup(sub);
+        ck_assert_int_eq(spawn_workspace_open(&o, NULL, &w), 0);
+        ck_assert_int_eq(fchdir(w.cwd_fd), 0);
+        ck_assert_str_eq(getcwd(cwd, sizeof(cwd)), sub);
+        spawn_workspace_done(&w);
+        ck_assert_int_eq(free_and_strdup(&o.cwd, "/etc"), 0);
+        ck_assert_int_eq(spawn_workspace_open(&o, NULL, &w), -EINVAL);
+        ck_assert_int_eq(free_and_strdup(&o.cwd, dots), 0);
+        ck_assert_int_eq(spawn_workspace_open(&o, NULL, &w), -EINVAL);
+        ck_assert_int_eq(free_and_strdup(&o.cwd, link), 0);
+        ck_assert_int_eq(spawn_workspace_open(&o, NULL, &w), -EINVAL);
+        ck_assert_int_lt(w.cwd_fd, 0);
+
+        /* Unconfined: no private directories (the user's own tools keep the real home). */
+        o.cwd = mfree(o.cwd);
+        o.profile = strdup("unconfined");
+        ck_assert_int_eq(spawn_workspace_open(&o, NULL, &w), 0);
+        ck_assert_ptr_null(w.private_dir);
+        spawn_workspace_done(&w);
+
+        /* Something other than a directory in place of .troupe is refused, not followed. */
+        o.profile = mfree(o.profile);
+        ck_assert_int_eq(rmdir(home), 0);
+        ck_assert_int_eq(rmdir(tmp), 0);
+        ck_assert_int_eq(rmdir(priv), 0);
+        ck_assert_int_eq(symlink("/tmp", priv), 0);
+        ck_assert_int_eq(spawn_workspace_open(&o, NULL, &w), -EINVAL);
+        ck_assert_int_eq(unlink(priv), 0);
+
+        ck_assert_int_eq(unlink(link), 0);
+        ck_assert_int_eq(rmdir(sub), 0);
+        ck_assert_int_eq(chdir("/"), 0);
+        ck_assert_int_eq(rmdir(ws), 0);
+        spawn_options_done(&o);
 }
 END_TEST
 
@@ -370,7 +497,9 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_names_and_argv);
         tcase_add_test(tc, test_options_validate);
         tcase_add_test(tc, test_env);
-        tcase_add_test(tc, test_confinement_report);
+        tcase_add_test(tc, test_confinement_requested);
+        tcase_add_test(tc, test_read_only_parse);
+        tcase_add_test(tc, test_workspace);
         tcase_add_test(tc, test_spawn);
         tcase_add_test(tc, test_process_log);
         tcase_add_test(tc, test_reader_gone);
