@@ -65,6 +65,7 @@ Agent *agent_free(Agent *a) {
         free(a->name);
         free(a->version);
         strv_free(a->skills);
+        agent_card_free(a->card);
         return mfree(a);
 }
 

@@ -3,6 +3,7 @@
  * Handlers go read -> validate -> act -> publish -> reply; every task change they cause is
  * committed to the journal before the reply or any signal leaves. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "bus/bus-log-control.h"
 #include "bus/bus-util.h"
 #include "json/json-util.h"
+#include "registryd-privilege.h"
 #include "registryd-workspace.h"
 #include "registryd.h"
 
@@ -301,6 +303,107 @@ static int create_task_workspace(Context *c, const char *name, bool reuse, sd_bu
         return 0;
 }
 
+/* A CreateTask() whose audit row is being committed: the task is created once the row is durable. */
+typedef struct CreateTaskCall {
+        sd_bus_message *call;
+        char id[TASK_ID_LEN + 1];
+        char *agent;
+        char *workspace; /* its name */
+        bool reuse_workspace;
+        char *params;
+        char *prompt;
+} CreateTaskCall;
+
+static CreateTaskCall *create_task_call_free(CreateTaskCall *call) {
+        if (!call)
+                return NULL;
+        sd_bus_message_unref(call->call);
+        free(call->agent);
+        free(call->workspace);
+        free(call->params);
+        free(call->prompt);
+        return mfree(call);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(CreateTaskCall *, create_task_call_free);
+
+/* What the task may do: the capabilities its token will carry (the agent's installed card's). */
+static int create_task_audit_detail(Context *c, const CreateTaskCall *call, json_t **ret) {
+        const AgentCard *card = registry_agent_card(c, call->agent);
+        _cleanup_json_ json_t *caps = json_array(), *v = NULL;
+
+        if (!caps)
+                return -ENOMEM;
+        for (char **cap = card ? card->permissions.capabilities : NULL; cap && *cap; cap++)
+                if (json_array_append_new(caps, json_string(*cap)) < 0)
+                        return -ENOMEM;
+        v = json_pack("{s:s, s:b, s:O}", "workspace", call->workspace, "reuse_workspace",
+                      call->reuse_workspace, "capabilities", caps);
+        if (!v)
+                return -ENOMEM;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+/* The agent may have gone while the row was being written. */
+static int create_task_finish(Context *c, CreateTaskCall *call, sd_bus_error *error) {
+        _cleanup_free_ char *workspace = NULL, *path = NULL;
+        Agent *a;
+        Task *t;
+        int r;
+
+        a = agent_get(c, call->agent);
+        if (!a || !agent_is_connected(a))
+                return bus_error_setf(error, BUS_ERROR_NO_SUCH_AGENT,
+                                      "Agent '%s' went away while the task was being created.", call->agent);
+        r = create_task_workspace(c, call->workspace, call->reuse_workspace, error, &workspace);
+        if (r < 0)
+                return r;
+
+        r = task_create(c, a, call->id, workspace, call->params, call->prompt, &t);
+        if (r < 0)
+                return r;
+        r = context_flush(c);
+        if (r < 0)
+                return r;
+        (void) task_dispatch(t);
+
+        r = bus_object_path(REGISTRY_TASK_PREFIX, t->id, &path);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(call->call, "so", t->id, path);
+}
+
+/* The row said the task was about to be created: say too that it was not. */
+static void create_task_audit_failure(Context *c, const CreateTaskCall *call, const char *message) {
+        _cleanup_json_ json_t *detail = json_pack("{s:s}", "error", strna(message));
+        int r;
+
+        r = detail ? registry_audit(c, NULL, "task-create-failed", call->id, call->agent, detail, NULL, NULL)
+                   : -ENOMEM;
+        if (r < 0)
+                log_warning_errno(r, "Failed to audit that task %s was not created, ignoring: %m", call->id);
+}
+
+static void create_task_audited(Context *c, int error, void *userdata) {
+        _cleanup_(create_task_call_freep) CreateTaskCall *call = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (error < 0)
+                r = registry_audit_refused(c, error, &e);
+        else {
+                r = bus_error_from_return(&e, create_task_finish(c, call, &e));
+                if (r < 0)
+                        create_task_audit_failure(c, call, e.message);
+        }
+        if (r >= 0)
+                return;
+        r = sd_bus_reply_method_error(call->call, &e);
+        if (r < 0)
+                log_debug_errno(r, "Failed to answer CreateTask(), ignoring: %m");
+}
+
 static int method_create_task_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         static const BusOption table[] = {
                 {"params", "s", option_params, offsetof(CreateTaskArgs, params)},
@@ -310,12 +413,13 @@ static int method_create_task_impl(sd_bus_message *m, void *userdata, sd_bus_err
                 {},
         };
         _cleanup_(create_task_args_done) CreateTaskArgs args = {};
-        _cleanup_free_ char *params = NULL, *workspace = NULL, *path = NULL;
+        _cleanup_(create_task_call_freep) CreateTaskCall *call = NULL;
+        _cleanup_json_ json_t *detail = NULL;
+        _cleanup_free_ char *params = NULL;
         char id[TASK_ID_LEN + 1];
         Context *c = userdata;
         const char *name;
         Agent *a;
-        Task *t;
         int r;
 
         r = sd_bus_message_read(m, "s", &name);
@@ -340,29 +444,52 @@ static int method_create_task_impl(sd_bus_message *m, void *userdata, sd_bus_err
         r = task_id_generate(c, id);
         if (r < 0)
                 return r;
-        r = create_task_workspace(c, args.workspace ?: id, args.reuse_workspace, error, &workspace);
-        if (r < 0)
-                return r;
+        call = calloc(1, sizeof(CreateTaskCall));
+        if (!call)
+                return -ENOMEM;
+        memcpy(call->id, id, sizeof(id));
+        call->call = sd_bus_message_ref(m);
+        call->agent = strdup(name);
+        call->workspace = strdup(args.workspace ?: id);
+        call->reuse_workspace = args.reuse_workspace;
+        call->params = TAKE_PTR(params);
+        call->prompt = TAKE_PTR(args.prompt);
+        if (!call->agent || !call->workspace)
+                return -ENOMEM;
 
-        r = task_create(c, a, id, workspace, params, args.prompt, &t);
+        /* Fail closed: nothing is created, not even the workspace, unless the row is written. */
+        r = create_task_audit_detail(c, call, &detail);
         if (r < 0)
                 return r;
-        r = context_flush(c);
+        r = registry_audit(c, NULL, "task-create", id, name, detail, create_task_audited, call);
         if (r < 0)
-                return r;
-        (void) task_dispatch(t);
-
-        r = bus_object_path(REGISTRY_TASK_PREFIX, t->id, &path);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(m, "so", t->id, path);
+                return registry_audit_refused(c, r, error);
+        TAKE_PTR(call);
+        return 1;
 }
 
 BUS_DEFINE_METHOD_HANDLER(method_create_task, method_create_task_impl);
 
+/* Stopping work is never refused for want of an audit row: the row is written as well as it can be. */
+static void task_cancel_audit(Task *t) {
+        _cleanup_json_ json_t *detail = NULL;
+        int r;
+
+        if (task_state_is_final(t->state) || t->cancel_requested)
+                return;
+        detail = json_pack("{s:s, s:s}", "state", task_state_to_string(t->state), "reason",
+                           "canceled by the user");
+        r = detail ? registry_audit(t->context, NULL, "task-cancel", t->id, t->agent_name, detail, NULL,
+                                    NULL)
+                   : -ENOMEM;
+        if (r < 0)
+                log_warning_errno(r, "Failed to audit the cancel of task %s, canceling anyway: %m", t->id);
+}
+
 static int task_cancel_and_reply(sd_bus_message *m, Task *t) {
         int r;
 
+        task_cancel_audit(t);
         r = task_cancel(t, "canceled by the user");
         if (r < 0)
                 return r;
@@ -388,10 +515,11 @@ static int method_cancel_task_impl(sd_bus_message *m, void *userdata, sd_bus_err
 
 BUS_DEFINE_METHOD_HANDLER(method_cancel_task, method_cancel_task_impl);
 
-/* Consent and audit arrive with the confinement work (issue 4); until then there are no consent
- * requests and the audit log is empty, which verifies trivially. */
+/* ---- Consent (Manager side) ---- */
+
 static int method_list_consents(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Context *c = userdata;
         int r;
 
         r = sd_bus_message_new_method_return(m, &reply);
@@ -400,28 +528,109 @@ static int method_list_consents(sd_bus_message *m, void *userdata, sd_bus_error 
         r = sd_bus_message_open_container(reply, 'a', "(ssso)");
         if (r < 0)
                 return r;
+        LIST_FOREACH(consents, req, c->consents_head) {
+                _cleanup_free_ char *path = NULL;
+
+                if (req->state != CONSENT_STATE_PENDING)
+                        continue;
+                r = bus_object_path(REGISTRY_CONSENT_PREFIX, req->id, &path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "(ssso)", req->id, req->agent, req->capability, path);
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* What a user may answer; "expired" and "canceled" are the registry's to give. */
+static int consent_decision_from_bus(const char *s, sd_bus_error *error, ConsentDecision *ret) {
+        ConsentDecision d = consent_decision_from_string(s);
+
+        if (d != CONSENT_ALLOW_ONCE && d != CONSENT_ALLOW_ALWAYS && d != CONSENT_DENY)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Unknown decision '%s': use allow-once, allow-always or deny.", s);
+        *ret = d;
+        return 0;
+}
+
 static int method_answer_consent_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *id, *decision;
+        ConsentRequest *req;
+        ConsentDecision d = _CONSENT_DECISION_INVALID;
         int r;
 
         r = sd_bus_message_read(m, "ss", &id, &decision);
         if (r < 0)
                 return r;
-        if (!streq(decision, "allow-once") && !streq(decision, "allow-always") && !streq(decision, "deny"))
-                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
-                                      "Decision must be allow-once, allow-always or deny.");
-        return bus_error_setf(error, BUS_ERROR_NO_SUCH_OBJECT, "No such consent request.");
+        r = consent_decision_from_bus(decision, error, &d);
+        if (r < 0)
+                return r;
+        req = consent_get(userdata, id);
+        if (!req || req->state != CONSENT_STATE_PENDING)
+                return bus_error_no_such_consent(error, id);
+        return consent_answer_call(req, d, m, error);
 }
 
 BUS_DEFINE_METHOD_HANDLER(method_answer_consent, method_answer_consent_impl);
 
-static int method_get_audit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int list_grants_append(const JournalGrant *g, void *userdata) {
+        return sd_bus_message_append(userdata, "(ssst)", g->agent, g->capability, g->consent_id,
+                                     (uint64_t) g->granted_usec);
+}
+
+static int method_list_grants_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Context *c = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssst)");
+        if (r < 0)
+                return r;
+        r = journal_grant_foreach(c->journal, list_grants_append, reply);
+        if (r < 0)
+                return bus_error_set_errnof(error, r, "Failed to read the stored grants: %m");
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_list_grants, method_list_grants_impl);
+
+static int method_revoke_grant_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *agent, *capability;
+        int r;
+
+        r = sd_bus_message_read(m, "ss", &agent, &capability);
+        if (r < 0)
+                return r;
+        return consent_grant_revoke(userdata, agent, capability, m, error);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_revoke_grant, method_revoke_grant_impl);
+
+/* ---- Audit ---- */
+
+static int audit_reply_rows(sd_bus_message *m, Context *c, const char *task, uint64_t after_seq,
+                            uint32_t max, sd_bus_error *error) {
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        r = registry_audit_query(c, task, after_seq, max, &json);
+        if (r < 0)
+                return bus_error_set_errnof(error, r, "Failed to read the audit log %s: %m",
+                                            strna(c->audit_path));
+        return sd_bus_reply_method_return(m, "s", json);
+}
+
+static int method_get_audit_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         uint64_t after_seq;
         uint32_t max;
         int r;
@@ -429,12 +638,135 @@ static int method_get_audit(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = sd_bus_message_read(m, "tu", &after_seq, &max);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(m, "s", "[]");
+        return audit_reply_rows(m, userdata, NULL, after_seq, max, error);
 }
 
-static int method_verify_audit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return sd_bus_reply_method_return(m, "bts", true, (uint64_t) 0, "");
+BUS_DEFINE_METHOD_HANDLER(method_get_audit, method_get_audit_impl);
+
+static int method_get_task_audit_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *task;
+        uint64_t after_seq;
+        uint32_t max;
+        int r;
+
+        r = sd_bus_message_read(m, "stu", &task, &after_seq, &max);
+        if (r < 0)
+                return r;
+        /* Not task_get(): the rows outlive the tasks that retention prunes. */
+        if (!name_is_valid(task, AUDIT_FIELD_MAX))
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS, "Not a valid task id.");
+        return audit_reply_rows(m, userdata, task, after_seq, max, error);
 }
+
+BUS_DEFINE_METHOD_HANDLER(method_get_task_audit, method_get_task_audit_impl);
+
+static int audit_verify_or_fail(Context *c, AuditVerification *v, sd_bus_error *error) {
+        int r;
+
+        r = registry_audit_verify(c, v);
+        if (r < 0)
+                return bus_error_set_errnof(error, r, "Failed to read the audit log %s: %m",
+                                            strna(c->audit_path));
+        if (!v->ok)
+                log_warning("The audit log %s is damaged at seq %" PRIu64 ": %s.", c->audit_path, v->bad_seq,
+                            audit_damage_explain(v->damage));
+        return 0;
+}
+
+static int method_verify_audit_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        AuditVerification v;
+        int r;
+
+        r = audit_verify_or_fail(userdata, &v, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "bts", v.ok, v.rows, v.head);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_verify_audit, method_verify_audit_impl);
+
+static int method_verify_audit_detailed_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        AuditVerification v;
+        int r;
+
+        r = audit_verify_or_fail(userdata, &v, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "btsts", v.ok, v.rows, v.head, v.bad_seq,
+                                          v.ok ? "" : audit_damage_to_string(v.damage));
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_verify_audit_detailed, method_verify_audit_detailed_impl);
+
+/* A RecordAudit() waiting for its row to be durable: only then does the supervisor spawn. */
+typedef struct RecordAuditCall {
+        sd_bus_message *call;
+        uint64_t seq;
+} RecordAuditCall;
+
+static void record_audit_done(Context *c, int error, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        RecordAuditCall *rc = userdata;
+        int r;
+
+        if (error < 0) {
+                (void) registry_audit_refused(c, error, &e);
+                r = sd_bus_reply_method_error(rc->call, &e);
+        } else
+                r = sd_bus_reply_method_return(rc->call, "t", rc->seq);
+        if (r < 0)
+                log_debug_errno(r, "Failed to answer RecordAudit(), ignoring: %m");
+        sd_bus_message_unref(rc->call);
+        free(rc);
+}
+
+static int method_record_audit_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ RecordAuditCall *rc = NULL;
+        _cleanup_free_ char *parse_error = NULL;
+        _cleanup_json_ json_t *detail = NULL;
+        const char *action, *task, *agent, *detail_json;
+        Context *c = userdata;
+        int r;
+
+        r = sd_bus_message_read(m, "ssss", &action, &task, &agent, &detail_json);
+        if (r < 0)
+                return r;
+        r = registry_audit_check_recorder(c, m, error);
+        if (r < 0)
+                return r;
+        r = json_parse(detail_json, strlen(detail_json), AUDIT_DETAIL_MAX, 0, 0, &detail, &parse_error);
+        if (r < 0 || !json_is_object(detail))
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "The detail must be a JSON object of at most %u bytes%s%s",
+                                      AUDIT_DETAIL_MAX, parse_error ? ": " : ".", strempty(parse_error));
+
+        rc = calloc(1, sizeof(RecordAuditCall));
+        if (!rc)
+                return -ENOMEM;
+        r = registry_audit_append(c,
+                                  &(AuditEntry){.actor = "supervisor",
+                                                .action = action,
+                                                .task = task,
+                                                .agent = agent,
+                                                .detail = detail},
+                                  record_audit_done, rc, &rc->seq);
+        if (r == -EINVAL)
+                return bus_error_setf(
+                        error, BUS_ERROR_INVALID_ARGS,
+                        "Not a valid audit row: the action is 1..%u of a-z 0-9 . -, the task and "
+                        "agent at most %u bytes of UTF-8.",
+                        AUDIT_ACTION_MAX, AUDIT_FIELD_MAX);
+        if (r == -EMSGSIZE)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS, "The detail exceeds %u bytes.",
+                                      AUDIT_DETAIL_MAX);
+        if (r < 0)
+                return registry_audit_refused(c, r, error);
+        rc->call = sd_bus_message_ref(m);
+        TAKE_PTR(rc);
+        return 1;
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_record_audit, method_record_audit_impl);
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -453,6 +785,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("AgentSocket", "s", property_get_socket, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("HeartbeatIntervalUSec", "t", NULL, offsetof(Context, heartbeat_interval_usec),
                         SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConsentTimeoutUSec", "t", NULL, offsetof(Context, consent_timeout_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("Health", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", status), method_health,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         BUS_DESCRIBE_METHOD(method_describe),
@@ -469,12 +803,25 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_list_consents, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AnswerConsent", SD_BUS_ARGS("s", id, "s", decision), SD_BUS_NO_RESULT,
                                 method_answer_consent, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListGrants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssst)", grants),
+                                method_list_grants, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RevokeGrant", SD_BUS_ARGS("s", agent, "s", capability), SD_BUS_NO_RESULT,
+                                method_revoke_grant, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetAudit", SD_BUS_ARGS("t", after_seq, "u", max), SD_BUS_RESULT("s", json),
                                 method_get_audit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetTaskAudit", SD_BUS_ARGS("s", task, "t", after_seq, "u", max),
+                                SD_BUS_RESULT("s", json), method_get_task_audit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("VerifyAudit", SD_BUS_NO_ARGS, SD_BUS_RESULT("b", ok, "t", rows, "s", head),
                                 method_verify_audit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("VerifyAuditDetailed", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("b", ok, "t", rows, "s", head, "t", bad_seq, "s", damage),
+                                method_verify_audit_detailed, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RecordAudit",
+                                SD_BUS_ARGS("s", action, "s", task, "s", agent, "s", detail_json),
+                                SD_BUS_RESULT("t", seq), method_record_audit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("TaskStateChanged", SD_BUS_ARGS("s", id, "s", state), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ConsentRequested", SD_BUS_ARGS("s", id, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ConsentAnswered", SD_BUS_ARGS("s", id, "s", decision), 0),
         SD_BUS_SIGNAL_WITH_ARGS("AgentStateChanged", SD_BUS_ARGS("s", name, "s", state), 0),
         SD_BUS_VTABLE_END,
 };
@@ -693,6 +1040,131 @@ static int task_node_enumerator(sd_bus *bus, const char *path, void *userdata, c
         return 1;
 }
 
+/* ---- Consent requests ---- */
+
+void registry_emit_consent_added(ConsentRequest *req) {
+        _cleanup_free_ char *path = NULL;
+        sd_bus *bus = req->context->bus;
+        int r;
+
+        if (!bus)
+                return;
+        r = bus_emit_object_added(bus, REGISTRY_CONSENT_PREFIX, req->id);
+        if (r < 0)
+                log_debug_errno(r, "Failed to announce consent request %s, ignoring: %m", req->id);
+        r = bus_object_path(REGISTRY_CONSENT_PREFIX, req->id, &path);
+        if (r >= 0)
+                r = sd_bus_emit_signal(bus, REGISTRY_PATH, REGISTRY_MANAGER_INTERFACE, "ConsentRequested",
+                                       "so", req->id, path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit ConsentRequested for %s, ignoring: %m", req->id);
+}
+
+/* While the object can still be found: sd-bus reads the properties and interfaces from it. */
+void registry_emit_consent_settled(ConsentRequest *req, ConsentDecision d) {
+        sd_bus *bus = req->context->bus;
+        int r;
+
+        if (!bus)
+                return;
+        r = bus_emit_properties_changed(bus, REGISTRY_CONSENT_PREFIX, req->id, REGISTRY_CONSENT_INTERFACE,
+                                        STRV_MAKE("State"));
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit PropertiesChanged for consent %s, ignoring: %m", req->id);
+        r = sd_bus_emit_signal(bus, REGISTRY_PATH, REGISTRY_MANAGER_INTERFACE, "ConsentAnswered", "ss",
+                               req->id, consent_decision_to_string(d));
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit ConsentAnswered for %s, ignoring: %m", req->id);
+        r = bus_emit_object_removed(bus, REGISTRY_CONSENT_PREFIX, req->id);
+        if (r < 0)
+                log_debug_errno(r, "Failed to announce removal of consent %s, ignoring: %m", req->id);
+}
+
+static int consent_property_get_id(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        ConsentRequest *req = userdata;
+        return sd_bus_message_append(reply, "s", req->id);
+}
+
+static int consent_property_get_state(sd_bus *bus, const char *path, const char *interface,
+                                      const char *property, sd_bus_message *reply, void *userdata,
+                                      sd_bus_error *error) {
+        ConsentRequest *req = userdata;
+        return sd_bus_message_append(reply, "s", consent_state_to_string(req->state));
+}
+
+static int method_consent_answer_impl(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        ConsentRequest *req = userdata;
+        const char *decision;
+        ConsentDecision d = _CONSENT_DECISION_INVALID;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &decision);
+        if (r < 0)
+                return r;
+        r = consent_decision_from_bus(decision, error, &d);
+        if (r < 0)
+                return r;
+        if (req->state != CONSENT_STATE_PENDING)
+                return bus_error_no_such_consent(error, req->id);
+        return consent_answer_call(req, d, m, error);
+}
+
+BUS_DEFINE_METHOD_HANDLER(method_consent_answer, method_consent_answer_impl);
+
+static const sd_bus_vtable consent_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", consent_property_get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Task", "s", NULL, offsetof(ConsentRequest, task_id), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Agent", "s", NULL, offsetof(ConsentRequest, agent), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Capability", "s", NULL, offsetof(ConsentRequest, capability),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Reason", "s", NULL, offsetof(ConsentRequest, reason), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedUSec", "t", NULL, offsetof(ConsentRequest, created_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ExpiresUSec", "t", NULL, offsetof(ConsentRequest, expires_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", consent_property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Answer", SD_BUS_ARGS("s", decision), SD_BUS_NO_RESULT,
+                                method_consent_answer, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static int consent_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                               void **found, sd_bus_error *error) {
+        _cleanup_free_ char *id = NULL;
+        ConsentRequest *req;
+
+        if (bus_object_name(REGISTRY_CONSENT_PREFIX, path, &id) < 0)
+                return 0;
+        req = consent_get(userdata, id);
+        if (!req)
+                return 0;
+        *found = req;
+        return 1;
+}
+
+static int consent_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                   sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        Context *c = userdata;
+        size_t i = 0;
+        int r;
+
+        l = calloc(c->n_consents + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        LIST_FOREACH(consents, req, c->consents_head) {
+                r = bus_object_path(REGISTRY_CONSENT_PREFIX, req->id, &l[i]);
+                if (r < 0)
+                        return r;
+                i++;
+        }
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
 int registry_bus_setup(Context *c) {
         int r;
 
@@ -714,6 +1186,13 @@ int registry_bus_setup(Context *c) {
         r = sd_bus_add_node_enumerator(c->bus, NULL, REGISTRY_TASK_PREFIX, task_node_enumerator, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the task enumerator: %m");
+        r = sd_bus_add_fallback_vtable(c->bus, NULL, REGISTRY_CONSENT_PREFIX, REGISTRY_CONSENT_INTERFACE,
+                                       consent_vtable, consent_object_find, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the consent objects: %m");
+        r = sd_bus_add_node_enumerator(c->bus, NULL, REGISTRY_CONSENT_PREFIX, consent_node_enumerator, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the consent enumerator: %m");
         r = bus_add_object_manager(c->bus, REGISTRY_PATH, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object manager: %m");

@@ -18,6 +18,7 @@
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "paths/paths.h"
+#include "registryd-privilege.h"
 #include "registryd.h"
 
 /* What one agent connection may queue towards a peer that does not read. */
@@ -67,13 +68,16 @@ void conn_close(AgentConn *conn, int reason, const char *message) {
         (void) ipc_connection_close(conn->ipc, reason);
 }
 
-int conn_send_start_task(AgentConn *conn, const Task *t, const char *params_json) {
+int conn_send_start_task(AgentConn *conn, const Task *t, const char *params_json, const void *token,
+                         size_t token_size) {
         IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT;
         Troupe__V1__StartTask st = TROUPE__V1__START_TASK__INIT;
 
         st.task_id = (char *) t->id;
         st.workspace = t->workspace;
         st.params_json = (char *) strempty(params_json);
+        st.capability_token.data = (uint8_t *) token;
+        st.capability_token.len = token_size;
         e.body_case = TROUPE__V1__ENVELOPE__BODY_START_TASK;
         e.start_task = &st;
         return ipc_connection_send(conn->ipc, &e);
@@ -252,6 +256,9 @@ static int conn_handle_register(AgentConn *conn, const Troupe__V1__Register *reg
         conn->registered = true;
         conn_unlist(conn);
         conn->register_timeout = sd_event_source_disable_unref(conn->register_timeout);
+        /* What its tokens grant comes from the installed card, read again now: not from the card
+         * it sent, which is its own word. */
+        registry_agent_card_reload(a);
 
         r = conn_send_register_reply(conn, NULL);
         if (r < 0)
@@ -384,10 +391,9 @@ static int on_message(IpcConnection *ipc, const IpcEnvelope *e, int *fds, size_t
         case TROUPE__V1__ENVELOPE__BODY_TASK_RESULT:
                 return conn_handle_task_message(conn, e);
         case TROUPE__V1__ENVELOPE__BODY_EXEC_REQUEST:
+                return exec_handle_request(conn, e);
         case TROUPE__V1__ENVELOPE__BODY_ACTION_REQUEST:
-                /* Confinement, capability tokens and consent arrive with issue 4. */
-                return ipc_connection_send_error(ipc, TROUPE__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED,
-                                                 e->seq, "not available until confinement lands");
+                return action_handle_request(conn, e);
         default:
                 return conn_wrong_direction(conn, e);
         }

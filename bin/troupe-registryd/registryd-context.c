@@ -10,6 +10,7 @@
 #include "basic/string-util.h"
 #include "json/json-util.h"
 #include "paths/paths.h"
+#include "registryd-privilege.h"
 #include "registryd.h"
 
 void context_init_options(Context *c) {
@@ -21,6 +22,8 @@ void context_init_options(Context *c) {
         c->cancel_timeout_usec = CANCEL_TIMEOUT_USEC_DEFAULT;
         c->max_finished_tasks = MAX_FINISHED_TASKS_DEFAULT;
         c->max_event_readers = MAX_EVENT_READERS_DEFAULT;
+        c->token_lifetime_usec = TOKEN_LIFETIME_USEC_DEFAULT;
+        c->consent_timeout_usec = CONSENT_TIMEOUT_USEC_DEFAULT;
 }
 
 int context_new(Context **ret) {
@@ -38,6 +41,13 @@ Context *context_free(Context *c) {
         if (!c)
                 return NULL;
 
+        /* First, while the bus is up: their Stop() calls go out with its last flush. */
+        exec_free_all(c);
+        /* Before the audit log closes: handlers it still calls then find their requests detached. */
+        action_free_all(c);
+        consent_free_all(c);
+        /* While tasks and agents still exist: handlers of the rows it commits may look at them. */
+        registry_audit_done(c);
         while (c->conns_head)
                 conn_free(c->conns_head);
         while (c->tasks_head)
@@ -51,6 +61,7 @@ Context *context_free(Context *c) {
         if (c->socket_path && c->socket_owned)
                 (void) unlink(c->socket_path);
         c->journal = journal_free(c->journal);
+        registry_token_close(c);
         c->bus = sd_bus_flush_close_unref(c->bus);
         c->event = sd_event_unref(c->event);
 
@@ -106,6 +117,17 @@ int context_load(Context *c) {
         r = context_open_journal(c);
         if (r < 0)
                 return r;
+        /* Before the socket: every StartTask carries a token. */
+        r = registry_token_open(c);
+        if (r < 0)
+                return r;
+        r = consent_setup(c);
+        if (r < 0)
+                return r;
+        /* After the journal, which keeps its anchor. */
+        r = registry_audit_open(c);
+        if (r < 0)
+                return r;
         r = conn_server_start(c);
         if (r < 0)
                 return r;
@@ -142,7 +164,7 @@ static int describe_counts(Context *c, json_t **ret_agents, json_t **ret_tasks) 
 }
 
 int context_describe(void *userdata, json_t **ret) {
-        _cleanup_json_ json_t *v = NULL, *agents = NULL, *tasks = NULL;
+        _cleanup_json_ json_t *v = NULL, *agents = NULL, *tasks = NULL, *audit = NULL;
         Context *c = userdata;
         int r;
 
@@ -167,20 +189,35 @@ int context_describe(void *userdata, json_t **ret) {
                 (json_int_t) c->max_event_readers);
         if (!v)
                 return -ENOMEM;
+        r = registry_audit_describe(c, &audit);
+        if (r < 0)
+                return r;
+        if (json_object_set_new(v, "audit", TAKE_PTR(audit)) < 0)
+                return -ENOMEM;
+        /* Commands followed for ExecRequests, and how long tokens are minted for. */
+        if (json_object_set_new(v, "execs", json_integer((json_int_t) c->n_execs)) < 0 ||
+            json_object_set_new(v, "token_lifetime_sec",
+                                json_integer((json_int_t) (c->token_lifetime_usec / USEC_PER_SEC))) < 0)
+                return -ENOMEM;
 
         *ret = TAKE_PTR(v);
         return 0;
 }
 
 int context_health(Context *c, char **ret) {
+        /* An audit log that cannot be written makes every privileged action fail: say so too. */
+        const char *audit = registry_audit_unavailable(c);
         char *s;
         int r;
 
         r = journal_health(c->journal);
         if (r < 0)
-                r = asprintf_safe(&s, "store: %s", strerror(-r));
+                r = asprintf_safe(&s, "store: %s%s%s", strerror(-r), audit ? "; audit: " : "",
+                                  strempty(audit));
         else if (!c->server)
                 r = asprintf_safe(&s, "agent socket: not listening");
+        else if (audit)
+                r = asprintf_safe(&s, "audit: %s", audit);
         else
                 r = asprintf_safe(&s, "ok");
         if (r < 0)

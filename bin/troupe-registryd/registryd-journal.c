@@ -37,6 +37,21 @@ static const char *const journal_migrations[] = {
         "  payload TEXT NOT NULL,"
         "  PRIMARY KEY (task_id, seq)"
         ") WITHOUT ROWID;",
+        /* 1 -> 2: "allow-always" consent decisions, one per agent and capability. */
+        "CREATE TABLE consent_grants ("
+        "  agent TEXT NOT NULL,"
+        "  capability TEXT NOT NULL,"
+        "  consent_id TEXT NOT NULL,"
+        "  granted_usec INTEGER NOT NULL,"
+        "  PRIMARY KEY (agent, capability)"
+        ") WITHOUT ROWID;",
+        /* 2 -> 3: the audit log's anchor (registryd-audit.c): the last head of audit.db the registry
+         * saw committed, kept here so that a tail cut off or rewritten there is noticed. One row. */
+        "CREATE TABLE audit_anchor ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  seq INTEGER NOT NULL CHECK (seq >= 0),"
+        "  hash BLOB NOT NULL CHECK (length(hash) = 32)"
+        ");",
         NULL,
 };
 
@@ -51,6 +66,12 @@ typedef enum JournalStatementId {
         ST_TASK_ALL,
         ST_EVENT_INSERT,
         ST_EVENT_RANGE,
+        ST_GRANT_PUT,
+        ST_GRANT_GET,
+        ST_GRANT_DELETE,
+        ST_GRANT_ALL,
+        ST_ANCHOR_PUT,
+        ST_ANCHOR_GET,
         _ST_MAX,
 } JournalStatementId;
 
@@ -71,6 +92,14 @@ static const char *const journal_sql[_ST_MAX] = {
                             " VALUES (?1, ?2, ?3, ?4, ?5)",
         [ST_EVENT_RANGE] = "SELECT seq, time_usec, type, payload FROM events"
                            " WHERE task_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
+        [ST_GRANT_PUT] = "INSERT OR REPLACE INTO consent_grants"
+                         " (agent, capability, consent_id, granted_usec) VALUES (?1, ?2, ?3, ?4)",
+        [ST_GRANT_GET] = "SELECT 1 FROM consent_grants WHERE agent = ?1 AND capability = ?2",
+        [ST_GRANT_DELETE] = "DELETE FROM consent_grants WHERE agent = ?1 AND capability = ?2",
+        [ST_GRANT_ALL] = "SELECT agent, capability, consent_id, granted_usec FROM consent_grants"
+                         " ORDER BY agent, capability",
+        [ST_ANCHOR_PUT] = "INSERT OR REPLACE INTO audit_anchor (id, seq, hash) VALUES (1, ?1, ?2)",
+        [ST_ANCHOR_GET] = "SELECT seq, hash FROM audit_anchor WHERE id = 1",
 };
 
 struct Journal {
@@ -427,5 +456,142 @@ int journal_event_format_line(uint64_t seq, uint64_t time_usec, const char *type
         *ret = s;
         if (ret_size)
                 *ret_size = (size_t) n;
+        return 0;
+}
+
+int journal_grant_put(Journal *j, const JournalGrant *g) {
+        StoreStatement *st;
+        int r;
+
+        assert_return(j && g && g->agent && g->capability && g->consent_id, -EINVAL);
+
+        r = journal_statement(j, ST_GRANT_PUT, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(st, 1, g->agent)) < 0 || (r = store_bind_text(st, 2, g->capability)) < 0 ||
+            (r = store_bind_text(st, 3, g->consent_id)) < 0 ||
+            (r = store_bind_int64(st, 4, (int64_t) g->granted_usec)) < 0)
+                return r;
+        return journal_run(st);
+}
+
+static int journal_grant_bind(Journal *j, JournalStatementId id, const char *agent, const char *capability,
+                              StoreStatement **ret) {
+        StoreStatement *st;
+        int r;
+
+        r = journal_statement(j, id, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(st, 1, agent)) < 0 || (r = store_bind_text(st, 2, capability)) < 0)
+                return r;
+        *ret = st;
+        return 0;
+}
+
+int journal_grant_get(Journal *j, const char *agent, const char *capability) {
+        StoreStatement *st;
+        int r;
+
+        assert_return(j && agent && capability, -EINVAL);
+
+        r = journal_grant_bind(j, ST_GRANT_GET, agent, capability, &st);
+        if (r < 0)
+                return r;
+        r = store_step(st);
+        store_reset(st);
+        return r;
+}
+
+int journal_grant_delete(Journal *j, const char *agent, const char *capability) {
+        StoreStatement *st;
+        int r;
+
+        assert_return(j && agent && capability, -EINVAL);
+
+        r = journal_grant_bind(j, ST_GRANT_DELETE, agent, capability, &st);
+        if (r < 0)
+                return r;
+        r = journal_run(st);
+        if (r < 0)
+                return r;
+        return store_changes(j->store) > 0 ? 0 : -ENOENT;
+}
+
+int journal_grant_foreach(Journal *j, JournalGrantFunc f, void *userdata) {
+        StoreStatement *st;
+        int r;
+
+        assert_return(j && f, -EINVAL);
+
+        r = journal_statement(j, ST_GRANT_ALL, &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                JournalGrant g;
+
+                r = store_step(st);
+                if (r <= 0)
+                        break;
+                g = (JournalGrant){
+                        .agent = store_column_text(st, 0),
+                        .capability = store_column_text(st, 1),
+                        .consent_id = store_column_text(st, 2),
+                        .granted_usec = (uint64_t) store_column_int64(st, 3),
+                };
+                if (!g.agent || !g.capability || !g.consent_id) {
+                        r = -EBADMSG;
+                        break;
+                }
+                r = f(&g, userdata);
+                if (r < 0)
+                        break;
+        }
+        store_reset(st);
+        return r < 0 ? r : 0;
+}
+
+int journal_audit_anchor_put(Journal *j, const AuditAnchor *anchor) {
+        StoreStatement *st;
+        int r;
+
+        assert_return(j && anchor, -EINVAL);
+        assert_return(anchor->seq <= INT64_MAX, -ERANGE);
+
+        r = journal_statement(j, ST_ANCHOR_PUT, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_int64(st, 1, (int64_t) anchor->seq)) < 0 ||
+            (r = store_bind_blob(st, 2, anchor->hash, AUDIT_HASH_SIZE)) < 0)
+                return r;
+        return journal_run(st);
+}
+
+int journal_audit_anchor_get(Journal *j, AuditAnchor *ret) {
+        StoreStatement *st;
+        const void *hash;
+        size_t size;
+        int64_t seq;
+        int r;
+
+        assert_return(j && ret, -EINVAL);
+
+        r = journal_statement(j, ST_ANCHOR_GET, &st);
+        if (r < 0)
+                return r;
+        r = store_step(st);
+        if (r <= 0) {
+                store_reset(st);
+                return r < 0 ? r : -ENOENT;
+        }
+        seq = store_column_int64(st, 0);
+        hash = store_column_blob(st, 1, &size);
+        if (seq < 0 || !hash || size != AUDIT_HASH_SIZE) {
+                store_reset(st);
+                return -EBADMSG;
+        }
+        ret->seq = (uint64_t) seq;
+        memcpy(ret->hash, hash, AUDIT_HASH_SIZE);
+        store_reset(st);
         return 0;
 }

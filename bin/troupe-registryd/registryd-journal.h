@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* registryd-journal.h: the task journal: tasks and their numbered events in SQLite, through lib/store. */
+/* registryd-journal.h: the task journal: tasks and their numbered events, and the stored consent grants, in
+ * SQLite, through lib/store. */
 #pragma once
 
 #include <stdint.h>
 
+#include "audit/audit.h"
 #include "basic/macro.h"
 
 typedef struct Journal Journal;
@@ -76,3 +78,27 @@ int journal_event_foreach(Journal *j, const char *id, uint64_t after_seq, uint64
  * `payload` must be a compact JSON object (as journal_event_append() got it). */
 int journal_event_format_line(uint64_t seq, uint64_t time_usec, const char *type, const char *payload,
                               char **ret, size_t *ret_size);
+
+/* One stored "allow-always" consent decision. Strings borrowed as for JournalTask. */
+typedef struct JournalGrant {
+        const char *agent;
+        const char *capability;
+        const char *consent_id; /* the request that was answered allow-always */
+        uint64_t granted_usec; /* CLOCK_REALTIME */
+} JournalGrant;
+
+/* Stores (or replaces) the grant of g->capability to g->agent, in the open transaction if any. */
+int journal_grant_put(Journal *j, const JournalGrant *g);
+/* 1 when `agent` holds a stored grant of `capability`, 0 when not. */
+int journal_grant_get(Journal *j, const char *agent, const char *capability);
+/* Deletes a grant; -ENOENT when there was none. */
+int journal_grant_delete(Journal *j, const char *agent, const char *capability);
+
+typedef int (*JournalGrantFunc)(const JournalGrant *g, void *userdata);
+/* Calls f for every grant, ordered by agent and capability; stops at a negative return of f. */
+int journal_grant_foreach(Journal *j, JournalGrantFunc f, void *userdata);
+
+/* The audit log's anchor (docs/audit.md): the head of audit.db last seen committed. Put writes it in
+ * the open transaction if any; get is -ENOENT when none was ever stored. */
+int journal_audit_anchor_put(Journal *j, const AuditAnchor *anchor);
+int journal_audit_anchor_get(Journal *j, AuditAnchor *ret);

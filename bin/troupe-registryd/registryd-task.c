@@ -13,6 +13,7 @@
 #include "basic/string-util.h"
 #include "bus/bus-util.h"
 #include "json/json-util.h"
+#include "registryd-privilege.h"
 #include "registryd.h"
 
 static const char *const task_state_table[_TASK_STATE_MAX] = {
@@ -264,6 +265,9 @@ static int task_finish(Task *t, TaskState s, const char *error, const char *resu
         task_stop_timer(t);
         task_detach(t);
         t->dispatched = false;
+        exec_task_stop(t, s == TASK_CANCELED ? "stopped: the task was canceled" : "stopped: the task ended");
+        /* Questions about a task that is over have one answer. */
+        consent_task_ended(t->context, t);
 
         log_task(s == TASK_COMPLETED ? LOG_INFO : LOG_NOTICE, t, "Task %s of agent %s %s%s%s.", t->id,
                  t->agent_name, task_state_to_string(s), isempty(error) ? "" : ": ", strempty(error));
@@ -392,6 +396,8 @@ int task_load(Context *c, const JournalTask *row) {
 
 int task_dispatch(Task *t) {
         _cleanup_free_ char *params = NULL;
+        _cleanup_free_ void *token = NULL;
+        size_t token_size = 0;
         int r;
 
         if (!t->agent || !t->agent->conn)
@@ -401,8 +407,15 @@ int task_dispatch(Task *t) {
         if (r < 0)
                 return log_error_errno(r, "Failed to read the parameters of task %s: %s", t->id,
                                        journal_last_error(t->context->journal));
+        /* A fresh token per dispatch: one that was sent on a connection now gone stays valid until
+         * it expires, but the task's agent is the only one it names. */
+        r = registry_token_mint(t->context, t, &token, &token_size);
+        if (r < 0) {
+                log_task(LOG_ERR, t, "Failed to mint the capability token of task %s: %s", t->id, strerror(-r));
+                return task_fail(t, "the registry could not mint the task's capability token");
+        }
 
-        r = conn_send_start_task(t->agent->conn, t, params);
+        r = conn_send_start_task(t->agent->conn, t, params, token, token_size);
         if (r < 0)
                 /* The connection is going: its disconnect handler deals with the task. */
                 return log_warning_errno(r, "Failed to send task %s to agent %s: %m", t->id, t->agent_name);
@@ -428,6 +441,8 @@ int task_cancel(Task *t, const char *reason) {
         r = task_log(t, "registry", msg);
         if (r < 0)
                 return r;
+        /* Its commands stop now, not when the agent gets round to answering. */
+        exec_task_stop(t, "stopped: the task was canceled");
 
         if (t->dispatched && t->agent && t->agent->conn) {
                 r = conn_send_cancel_task(t->agent->conn, t->id, reason);
@@ -446,6 +461,8 @@ int task_agent_gone(Task *t, const char *why) {
         t->dispatched = false;
         if (task_state_is_final(t->state))
                 return 0;
+        /* Nobody is left to read their results; a retry runs them again. */
+        exec_task_stop(t, "stopped: the agent that asked for it is gone");
         if (t->cancel_requested)
                 return task_finish(t, TASK_CANCELED, why, NULL, NULL);
         if (!a || !a->retry || t->retried)

@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent/agentcard.h"
+#include "audit/audit.h"
 #include "basic/macro.h"
 #include "basic/time-util.h"
 #include "ipc/connection.h"
@@ -20,9 +21,11 @@
 #define REGISTRY_PATH "/org/troupe/Registry1"
 #define REGISTRY_AGENT_PREFIX "/org/troupe/Registry1/agent"
 #define REGISTRY_TASK_PREFIX "/org/troupe/Registry1/task"
+#define REGISTRY_CONSENT_PREFIX "/org/troupe/Registry1/consent"
 #define REGISTRY_MANAGER_INTERFACE "org.troupe.Registry1.Manager"
 #define REGISTRY_AGENT_INTERFACE "org.troupe.Registry1.Agent"
 #define REGISTRY_TASK_INTERFACE "org.troupe.Registry1.Task"
+#define REGISTRY_CONSENT_INTERFACE "org.troupe.Registry1.Consent"
 
 /* Defaults of the command line options (see troupe-registryd(8)). */
 #define HEARTBEAT_INTERVAL_USEC_DEFAULT (1 * USEC_PER_SEC)
@@ -37,7 +40,11 @@
 #define CANCEL_TIMEOUT_USEC_DEFAULT (5 * USEC_PER_SEC)
 #define MAX_FINISHED_TASKS_DEFAULT 10000U
 #define MAX_EVENT_READERS_DEFAULT 1024U
+#define CONSENT_TIMEOUT_USEC_DEFAULT (120 * USEC_PER_SEC)
+#define CONSENT_TIMEOUT_SEC_MAX 86400U
 #define MAX_AGENTS 65536U
+#define TOKEN_LIFETIME_USEC_DEFAULT (24 * 3600 * USEC_PER_SEC)
+#define TOKEN_LIFETIME_SEC_MAX (366U * 24U * 3600U)
 
 /* Limits on what agents and bus clients send. */
 #define TASK_ID_LEN 16U
@@ -58,6 +65,11 @@ typedef struct Agent Agent;
 typedef struct AgentConn AgentConn;
 typedef struct Task Task;
 typedef struct EventReader EventReader;
+typedef struct Exec Exec;
+typedef struct TokenKey TokenKey;
+typedef struct ConsentRequest ConsentRequest;
+typedef struct ConsentPolicy ConsentPolicy;
+typedef struct ActionPending ActionPending;
 
 typedef enum AgentState {
         AGENT_REGISTERED,
@@ -122,6 +134,10 @@ struct Agent {
         usec_t last_heartbeat_usec; /* CLOCK_MONOTONIC, 0 before the first */
         usec_t last_seen_usec; /* CLOCK_MONOTONIC: any message counts as a sign of life */
         AgentConn *conn; /* NULL unless connected */
+        /* Its card as installed in the card directories (not the copy it sent with Register, which
+         * it could have written itself): what its tokens grant and its commands' limits. NULL when
+         * none is installed. Loaded at registration (registryd-token.c). */
+        AgentCard *card;
         /* Its tasks that are not final (in creation order). */
         Task *tasks_head, *tasks_tail;
         LIST_FIELDS(Agent, agents);
@@ -158,6 +174,7 @@ struct Task {
         bool retried; /* dispatched once more already */
         bool cancel_requested;
         bool dispatched; /* StartTask sent on the agent's current connection (or reclaimed) */
+        unsigned n_execs_started; /* ExecRequests spawned so far: names its processes task-<id>-<n> */
 
         /* What the bus shows: the state as of the last commit. */
         TaskState pub_state;
@@ -210,6 +227,7 @@ struct Context {
         usec_t cancel_timeout_usec;
         uint64_t max_finished_tasks;
         size_t max_event_readers;
+        usec_t consent_timeout_usec;
 
         void *agents_by_name; /* tsearch() tree of Agent */
         Agent *agents_head, *agents_tail;
@@ -232,6 +250,35 @@ struct Context {
         sd_event_source *commit_source;
 
         size_t n_readers;
+
+        /* Capability tokens (registryd-token.c). */
+        TokenKey *token_key;
+        usec_t token_lifetime_usec;
+        /* Commands run for ExecRequests, oldest first (registryd-exec.c). */
+        Exec *execs_head, *execs_tail;
+        size_t n_execs;
+        sd_bus_slot *exec_exited_slot; /* the supervisor's ProcessExited */
+
+        /* Consent requests not yet settled, oldest first (registryd-consent.c). */
+        ConsentRequest *consents_head, *consents_tail;
+        size_t n_consents;
+        ConsentPolicy *consent_policy; /* consent.json as last read */
+        /* ActionRequests waiting for consent, the audit log or the supervisor (registryd-action.c). */
+        ActionPending *actions_head, *actions_tail;
+        size_t n_actions;
+
+        /* The audit log (registryd-audit.c). */
+        Audit *audit; /* NULL while it cannot be opened */
+        char *audit_path;
+        uint64_t audit_max_size; /* --audit-max-size, 0: no cap */
+        bool audit_forget_anchor; /* --audit-forget-anchor */
+        char *audit_error; /* why the last open or commit failed, NULL once one succeeds */
+        char *audit_health_error; /* what audit_health() said last (the storage for the message) */
+        AuditAnchor audit_anchor; /* the last head seen committed, kept in the journal */
+        bool audit_anchor_kept; /* the log did not reach it at start-up: it stays as evidence */
+        char *audit_anchor_damage; /* and what was found there */
+        char *supervisor_owner; /* unique name owning org.troupe.Supervisor1: may RecordAudit() */
+        sd_bus_slot *supervisor_owner_slot;
 };
 
 /* registryd-context.c */
@@ -268,7 +315,9 @@ bool agent_is_connected(Agent *a);
 /* registryd-conn.c */
 int conn_server_start(Context *c);
 AgentConn *conn_free(AgentConn *c);
-int conn_send_start_task(AgentConn *c, const Task *t, const char *params_json);
+/* StartTask with the task's capability token (registry_token_mint()). */
+int conn_send_start_task(AgentConn *c, const Task *t, const char *params_json, const void *token,
+                         size_t token_size);
 int conn_send_cancel_task(AgentConn *c, const char *task_id, const char *reason);
 void conn_close(AgentConn *c, int reason, const char *message);
 

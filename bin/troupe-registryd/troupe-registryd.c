@@ -11,6 +11,7 @@
 #include "basic/string-util.h"
 #include "bus/bus-util.h"
 #include "bus/daemon-util.h"
+#include "registryd-privilege.h"
 #include "registryd.h"
 
 static void help(void) {
@@ -31,12 +32,20 @@ static void help(void) {
                "     --cancel-timeout-ms=N       How long an agent has to confirm a cancel (default %" PRIu64
                ")\n"
                "     --max-finished-tasks=N      Finished tasks kept in the journal (default %u)\n"
-               "     --max-event-readers=N       OpenEvents() streams at once (default %u)\n\n"
+               "     --max-event-readers=N       OpenEvents() streams at once (default %u)\n"
+               "     --token-lifetime=SEC        How long a task's capability token is valid (default %u)\n"
+               "     --consent-timeout=SEC       Unanswered consent requests are denied after this long\n"
+               "                                 (default %u)\n"
+               "     --audit-max-size=BYTES      Cap the audit log's size (K, M, G suffixes; 0: no cap):\n"
+               "                                 privileged actions are refused once it is full\n"
+               "     --audit-forget-anchor       Accept an audit log that no longer reaches the head\n"
+               "                                 kept from the last run (recorded in the log)\n\n"
                "See troupe-registryd(8) and org.troupe.Registry1(5).\n",
                program_invocation_short_name, MAX_CONNECTIONS_DEFAULT, MAX_UNREGISTERED_DEFAULT,
                REGISTER_TIMEOUT_USEC_DEFAULT / USEC_PER_MSEC, RECLAIM_GRACE_USEC_DEFAULT / USEC_PER_MSEC,
                CANCEL_TIMEOUT_USEC_DEFAULT / USEC_PER_MSEC, MAX_FINISHED_TASKS_DEFAULT,
-               MAX_EVENT_READERS_DEFAULT);
+               MAX_EVENT_READERS_DEFAULT, (unsigned) (TOKEN_LIFETIME_USEC_DEFAULT / USEC_PER_SEC),
+               (unsigned) (CONSENT_TIMEOUT_USEC_DEFAULT / USEC_PER_SEC));
 }
 
 /* A decimal number in [min, max], nothing else. */
@@ -80,6 +89,32 @@ static int parse_option_number(const char *name, const char *s, uint64_t min, ui
         return 0;
 }
 
+/* A byte count with an optional K, M or G (powers of 1024), as troupe-supervisord's --log-size-max. */
+static int parse_size(const char *s, uint64_t *ret) {
+        uint64_t factor = 1;
+        unsigned long long v;
+        char *end;
+
+        if (isempty(s) || s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -EINVAL;
+        if (streq(end, "K"))
+                factor = 1024;
+        else if (streq(end, "M"))
+                factor = 1024 * 1024;
+        else if (streq(end, "G"))
+                factor = 1024 * 1024 * 1024;
+        else if (*end != 0)
+                return -EINVAL;
+        if (v > UINT64_MAX / factor)
+                return -ERANGE;
+        *ret = v * factor;
+        return 0;
+}
+
 static int parse_argv(int argc, char *argv[], Context *c) {
         enum {
                 ARG_VERSION = 0x100,
@@ -91,6 +126,10 @@ static int parse_argv(int argc, char *argv[], Context *c) {
                 ARG_CANCEL_TIMEOUT,
                 ARG_MAX_FINISHED,
                 ARG_MAX_READERS,
+                ARG_TOKEN_LIFETIME,
+                ARG_CONSENT_TIMEOUT,
+                ARG_AUDIT_MAX_SIZE,
+                ARG_AUDIT_FORGET_ANCHOR,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -103,6 +142,10 @@ static int parse_argv(int argc, char *argv[], Context *c) {
                 {"cancel-timeout-ms", required_argument, NULL, ARG_CANCEL_TIMEOUT},
                 {"max-finished-tasks", required_argument, NULL, ARG_MAX_FINISHED},
                 {"max-event-readers", required_argument, NULL, ARG_MAX_READERS},
+                {"token-lifetime", required_argument, NULL, ARG_TOKEN_LIFETIME},
+                {"consent-timeout", required_argument, NULL, ARG_CONSENT_TIMEOUT},
+                {"audit-max-size", required_argument, NULL, ARG_AUDIT_MAX_SIZE},
+                {"audit-forget-anchor", no_argument, NULL, ARG_AUDIT_FORGET_ANCHOR},
                 {},
         };
         const char *e;
@@ -157,6 +200,25 @@ static int parse_argv(int argc, char *argv[], Context *c) {
                         r = parse_option_number("max-event-readers", optarg, 1, 1000000, &v);
                         c->max_event_readers = v;
                         break;
+                case ARG_TOKEN_LIFETIME:
+                        r = parse_option_number("token-lifetime", optarg, 1, TOKEN_LIFETIME_SEC_MAX, &v);
+                        c->token_lifetime_usec = v * USEC_PER_SEC;
+                        break;
+                case ARG_CONSENT_TIMEOUT:
+                        r = parse_option_number("consent-timeout", optarg, 1, CONSENT_TIMEOUT_SEC_MAX, &v);
+                        c->consent_timeout_usec = v * USEC_PER_SEC;
+                        break;
+                case ARG_AUDIT_MAX_SIZE:
+                        r = parse_size(optarg, &c->audit_max_size);
+                        if (r < 0)
+                                return log_error_errno(r,
+                                                       "Invalid --audit-max-size='%s': expected bytes, "
+                                                       "with an optional K, M or G.",
+                                                       optarg);
+                        break;
+                case ARG_AUDIT_FORGET_ANCHOR:
+                        c->audit_forget_anchor = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -197,13 +259,22 @@ static int run(int argc, char *argv[]) {
         r = bus_open_daemon(c->event, &c->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the bus: %m");
+        /* Before the registry takes its name: the supervisor's first RecordAudit() may follow at once. */
+        r = registry_audit_bus_setup(c);
+        if (r < 0)
+                return r;
         r = registry_bus_setup(c);
+        if (r < 0)
+                return r;
+        r = exec_setup(c);
         if (r < 0)
                 return r;
 
         r = daemon_event_loop(c->event, "Serving agents and tasks.");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        /* The audit rows still queued first: what their handlers do is journaled with the rest. */
+        registry_audit_close(c);
         /* Whatever the last loop iteration journaled. */
         (void) context_flush(c);
         return r;

@@ -47,6 +47,7 @@ Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
         agent_tasks_free(a);
+        agent_requests_free(a);
         agent_link_free(a);
         a->idle_timer = sd_event_source_disable_unref(a->idle_timer);
         a->stop_timer = sd_event_source_disable_unref(a->stop_timer);

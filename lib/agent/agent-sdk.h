@@ -8,6 +8,7 @@
 
 #include "agent/agentcard.h"
 #include "basic/macro.h"
+#include "troupe/v1/exec.pb-c.h"
 #include "troupe/v1/task.pb-c.h"
 
 /* How to write an agent: docs/agent-sdk.md. In short, an agent is a card, a start handler and
@@ -129,3 +130,92 @@ int agent_task_complete_json(AgentTask *t, const char *result_json);
 int agent_task_fail(AgentTask *t, const char *error);
 int agent_task_failf(AgentTask *t, const char *format, ...) _printf_(2, 3);
 int agent_task_canceled(AgentTask *t);
+
+/* ---- Typed parameters ----
+ *
+ * Agents that declare typed parameters get them from StartTask as well as params_json. Strings are
+ * UTF-8 within the proto's limits (the SDK rejects a StartTask that exceeds them); what the values
+ * mean, and whether they are acceptable, is the agent's to check. */
+
+typedef struct AgentBootstrapOption {
+        char *key;   /* 1..64 bytes */
+        char *value; /* at most 1 KiB */
+} AgentBootstrapOption;
+
+/* proto/troupe/v1/bootstrap.proto */
+typedef struct AgentBootstrapParams {
+        char *stack;        /* template name, 1..64 bytes */
+        char *project_name; /* 1..64 bytes */
+        AgentBootstrapOption *options; /* in the order given, at most 64 */
+        size_t n_options;
+        bool force;
+} AgentBootstrapParams;
+
+/* The task's BootstrapParams (borrowed, valid as long as the task), or NULL when StartTask carried
+ * none. */
+const AgentBootstrapParams *agent_task_get_bootstrap_params(AgentTask *t);
+
+/* ---- Asking the suite: commands and privileged actions ----
+ *
+ * Both are asynchronous: the call sends the request with the task's capability token (from
+ * StartTask) and a request id of the SDK's, and returns; the handler is called from the event loop
+ * when the answer comes. The call fails at once with -ENOTCONN while the registry is unreachable,
+ * -EINVAL for bad arguments or an ended task. A handler may end the task. Ending a task forgets its
+ * outstanding requests (their handlers are not called); losing the connection answers them with an
+ * error, since the registry cannot deliver their results any more. */
+
+#define AGENT_EXEC_OUTPUT_MAX (16U * 1024U)
+
+typedef struct AgentExecOptions {
+        const char *cwd;       /* relative to the workspace, without "." or ".."; NULL or "": the workspace */
+        char *const *env;      /* extra "NAME=value" entries (not TROUPE_*), NULL-terminated; NULL: none */
+        uint64_t timeout_usec; /* the command is killed after it; 0: the registry's default (10 min) */
+} AgentExecOptions;
+
+typedef struct AgentExecResult {
+        const char *request_id;
+        bool exited;            /* it exited with exit_code */
+        int exit_code;          /* 0..255 when exited */
+        int signal;             /* the signal that killed it (a timeout's SIGKILL too), else 0 */
+        /* The last bytes of its stdout and stderr, merged in the order they were written (one pipe),
+         * at most AGENT_EXEC_OUTPUT_MAX; raw bytes, not necessarily UTF-8 or NUL-terminated. The
+         * whole output went to the task's events as log lines while it ran. */
+        const uint8_t *output;
+        size_t output_size;
+        bool output_truncated;  /* earlier output is not in `output` */
+        /* Why it was not run (refused, bad request, no supervisor...) or was stopped ("timed out
+         * after N ms", the task was canceled); NULL otherwise. */
+        const char *error;
+        uint64_t duration_usec;
+} AgentExecResult;
+
+/* Everything in `result` is borrowed for the duration of the call. */
+typedef void (*AgentExecHandler)(AgentTask *t, const AgentExecResult *result, void *userdata);
+
+/* Runs argv (argv[0] an absolute path: /usr/bin/python3, not python3) confined to the task's
+ * workspace, under the task profile and the card's limits; needs exec.command in the card. */
+int agent_task_exec(AgentTask *t, char *const *argv, const AgentExecOptions *o, AgentExecHandler h,
+                    void *userdata);
+
+typedef enum AgentActionStatus {
+        AGENT_ACTION_DONE = TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE,
+        AGENT_ACTION_DENIED = TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED,
+        /* The user is being asked; the handler is called again with the final status. */
+        AGENT_ACTION_CONSENT_PENDING = TROUPE__V1__ACTION_STATUS__ACTION_STATUS_CONSENT_PENDING,
+        AGENT_ACTION_FAILED = TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED,
+} AgentActionStatus;
+
+typedef struct AgentActionResult {
+        const char *request_id;
+        AgentActionStatus status;
+        const char *message;    /* human-readable detail; "" when none */
+        const char *consent_id; /* with CONSENT_PENDING: the consent request; "" otherwise */
+} AgentActionResult;
+
+/* Called once, or twice when the first status is CONSENT_PENDING. */
+typedef void (*AgentActionHandler)(AgentTask *t, const AgentActionResult *result, void *userdata);
+
+/* Asks for a privileged action, e.g. "exec.editor" with a workspace-relative path; args may be
+ * NULL. */
+int agent_task_action(AgentTask *t, const char *action, char *const *args, AgentActionHandler h,
+                      void *userdata);

@@ -115,8 +115,12 @@ int capability_check(const char *s, const char **reterr_reason) {
 
         if (strnlen(s, CAPABILITY_LENGTH_MAX + 1) > CAPABILITY_LENGTH_MAX)
                 return capability_fail(reterr_reason, "longer than 300 bytes");
-        if (streq(s, "fs.workspace") || streq(s, "exec.editor") || streq(s, "exec.command"))
+        if (streq(s, "fs.workspace") || streq(s, "exec.editor") || streq(s, "exec.command") ||
+            streq(s, "net.loopback"))
                 return 0;
+        if ((arg = startswith(s, "net.loopback")) && *arg == ':')
+                /* Only the bare word: loopback is the sandbox's own network, not a set of ports. */
+                return capability_fail(reterr_reason, "net.loopback takes no argument");
         if ((arg = startswith(s, "net.connect"))) {
                 if (*arg != ':')
                         return capability_fail(reterr_reason, "expected net.connect:HOST:PORT");
@@ -134,5 +138,5 @@ int capability_check(const char *s, const char **reterr_reason) {
         }
         return capability_fail(reterr_reason,
                                "unknown capability; expected fs.workspace, exec.editor, exec.command, "
-                               "net.connect:HOST:PORT or secrets.read:NAME");
+                               "net.loopback, net.connect:HOST:PORT or secrets.read:NAME");
 }

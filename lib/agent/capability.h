@@ -9,7 +9,7 @@
 
 /* Checks one capability string against the grammar of docs/agent-card.md:
  *
- *   fs.workspace | exec.editor | exec.command
+ *   fs.workspace | exec.editor | exec.command | net.loopback
  *   net.connect:HOST:PORT   HOST: lowercase DNS name, IPv4 address or [IPv6 address], canonical
  *                           form; PORT: 1..65535 without leading zeros
  *   secrets.read:NAME       NAME: name_is_valid(NAME, 64)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sdk-internal.h: the agent SDK's state, shared by its files (agent-sdk.c, sdk-link.c, sdk-task.c). */
+/* sdk-internal.h: the agent SDK's state, shared by its files (agent-sdk.c, sdk-link.c, sdk-task.c,
+ * sdk-request.c). */
 #pragma once
 
 #include <jansson.h>
@@ -15,6 +16,8 @@
 #define AGENT_JSON_MAX (64U * 1024U)     /* params and results */
 #define AGENT_TASK_ID_MAX 64U
 #define AGENT_WORKSPACE_MAX 4096U
+#define AGENT_TOKEN_MAX 4096U /* StartTask.capability_token */
+#define AGENT_REQUEST_ID_MAX 64U
 
 typedef enum AgentLink {
         AGENT_LINK_DISCONNECTED, /* no connection; the reconnect timer may be armed */
@@ -22,12 +25,17 @@ typedef enum AgentLink {
         AGENT_LINK_REGISTERED,
 } AgentLink;
 
+typedef struct AgentRequest AgentRequest;
+
 struct AgentTask {
         Agent *agent;
         char *id;
         char *workspace;
         char *params_json;
         json_t *params;
+        void *token; /* the capability token of the last StartTask, sent back with every request */
+        size_t token_size;
+        AgentBootstrapParams *bootstrap;
         void *userdata;
         char *reject_reason;
         double progress;
@@ -65,6 +73,9 @@ struct Agent {
         AgentTask *tasks;    /* running, and ended ones whose result is not delivered yet */
         size_t n_tasks;
 
+        AgentRequest *requests; /* ExecRequests and ActionRequests waiting for their answer */
+        uint64_t n_requests_sent;
+
         sd_event_source *idle_timer;
         sd_event_source *signal_sources[2];
         sd_event_source *stop_timer;
@@ -94,6 +105,20 @@ void agent_tasks_cancel_all(Agent *a, const char *reason);
 void agent_tasks_free(Agent *a);
 /* The ids of tasks the registry should consider ours (all of them, or only the running ones). */
 int agent_tasks_ids(Agent *a, bool running_only, char ***ret);
+
+/* sdk-request.c: ExecRequest and ActionRequest. */
+int agent_requests_dispatch_exec_result(Agent *a, const Troupe__V1__ExecResult *res);
+int agent_requests_dispatch_action_result(Agent *a, const Troupe__V1__ActionResult *res);
+/* The task ends: its requests are forgotten, their handlers not called. */
+void agent_requests_forget_task(AgentTask *t);
+/* The connection is gone: every request is answered with an error. */
+void agent_requests_fail_all(Agent *a, const char *why);
+void agent_requests_free(Agent *a);
+/* Copies StartTask's typed parameters; -EINVAL (with *ret_reason) when they exceed the proto's limits. */
+int agent_bootstrap_params_copy(const Troupe__V1__BootstrapParams *p, AgentBootstrapParams **ret,
+                                const char **ret_reason);
+AgentBootstrapParams *agent_bootstrap_params_free(AgentBootstrapParams *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AgentBootstrapParams *, agent_bootstrap_params_free);
 
 /* agent-sdk.c: called when the task count changes, to arm or disarm the card's idle timeout. */
 void agent_update_idle(Agent *a);

@@ -210,10 +210,9 @@ static int on_message(IpcConnection *c, const IpcEnvelope *e, int *fds, size_t n
         case TROUPE__V1__ENVELOPE__BODY_CANCEL_TASK:
                 return agent_task_dispatch_cancel(a, e->cancel_task);
         case TROUPE__V1__ENVELOPE__BODY_EXEC_RESULT:
+                return agent_requests_dispatch_exec_result(a, e->exec_result);
         case TROUPE__V1__ENVELOPE__BODY_ACTION_RESULT:
-                /* This SDK sends no ExecRequest or ActionRequest yet, so nothing waits for these. */
-                log_debug("Ignoring an unsolicited %s.", envelope_body_to_string(e->body_case));
-                return 0;
+                return agent_requests_dispatch_action_result(a, e->action_result);
         default:
                 /* Messages an agent sends, not receives. */
                 (void) ipc_connection_send_error(c, TROUPE__V1__ERROR_CODE__ERROR_CODE_WRONG_STATE, e->seq,
@@ -230,6 +229,9 @@ static void on_disconnect(IpcConnection *c, int reason, void *userdata) {
         a->connection = ipc_connection_unref(a->connection);
         a->link = AGENT_LINK_DISCONNECTED;
         (void) sd_event_source_set_enabled(a->heartbeat_timer, SD_EVENT_OFF);
+        /* Their answers would come on this connection, or never (a registry that restarted has
+         * forgotten them): the agent decides whether to ask again. */
+        agent_requests_fail_all(a, "the connection to the registry was lost before the answer came");
 
         if (a->stopping) {
                 agent_stop_finished(a);

@@ -35,8 +35,11 @@ static void task_free(AgentTask *t) {
         if (t->next)
                 t->next->prev = t->prev;
         a->n_tasks--;
+        agent_requests_forget_task(t);
 
         free(t->id);
+        free(t->token);
+        agent_bootstrap_params_free(t->bootstrap);
         free(t->workspace);
         free(t->params_json);
         json_decref(t->params);
@@ -142,8 +145,26 @@ static int task_end(AgentTask *t, Troupe__V1__TaskState state, char *result_json
         return 0;
 }
 
+/* Keeps the token of the latest StartTask: after a reconnection the registry sends a fresh one. */
+static int task_set_token(AgentTask *t, const ProtobufCBinaryData *token) {
+        void *copy = NULL;
+
+        if (token->len > 0) {
+                copy = malloc(token->len);
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, token->data, token->len);
+        }
+        free(t->token);
+        t->token = copy;
+        t->token_size = token->len;
+        return 0;
+}
+
 static int task_new(Agent *a, const Troupe__V1__StartTask *st, AgentTask **ret) {
         _cleanup_free_ AgentTask *t = calloc(1, sizeof(AgentTask));
+        const char *reason = NULL;
+        int r;
 
         if (!t)
                 return -ENOMEM;
@@ -151,11 +172,16 @@ static int task_new(Agent *a, const Troupe__V1__StartTask *st, AgentTask **ret) 
         t->id = strdup(st->task_id);
         t->workspace = strdup(strempty(st->workspace));
         t->params_json = strdup(isempty(st->params_json) ? "{}" : st->params_json);
-        if (!t->id || !t->workspace || !t->params_json) {
+        r = t->id && t->workspace && t->params_json ? task_set_token(t, &st->capability_token) : -ENOMEM;
+        if (r >= 0 && st->typed_params_case == TROUPE__V1__START_TASK__TYPED_PARAMS_BOOTSTRAP)
+                /* Checked before the task exists (agent_task_dispatch_start()): only ENOMEM here. */
+                r = agent_bootstrap_params_copy(st->bootstrap, &t->bootstrap, &reason);
+        if (r < 0) {
                 free(t->id);
                 free(t->workspace);
                 free(t->params_json);
-                return -ENOMEM;
+                free(t->token);
+                return r;
         }
         t->next = a->tasks;
         if (a->tasks)
@@ -218,24 +244,44 @@ static int task_after_start(AgentTask *t, int r) {
         return 0;
 }
 
+/* Typed parameters beyond the proto's limits: refused before the start handler sees them. */
+static const char *start_task_check_typed(const Troupe__V1__StartTask *st) {
+        _cleanup_(agent_bootstrap_params_freep) AgentBootstrapParams *p = NULL;
+        const char *reason = NULL;
+
+        if (st->typed_params_case != TROUPE__V1__START_TASK__TYPED_PARAMS_BOOTSTRAP)
+                return NULL;
+        if (agent_bootstrap_params_copy(st->bootstrap, &p, &reason) == -EINVAL)
+                return reason;
+        return NULL;
+}
+
 int agent_task_dispatch_start(Agent *a, const Troupe__V1__StartTask *st) {
         _cleanup_free_ char *reason = NULL;
         AgentTask *t, *existing;
+        const char *typed_error;
         int r;
 
-        if (!task_id_is_valid(st->task_id) || strlen(strempty(st->workspace)) > AGENT_WORKSPACE_MAX)
+        if (!task_id_is_valid(st->task_id) || strlen(strempty(st->workspace)) > AGENT_WORKSPACE_MAX ||
+            st->capability_token.len > AGENT_TOKEN_MAX)
                 return -EINVAL;
 
         existing = task_find(a, st->task_id);
         if (existing && !existing->ended) {
                 /* Dispatched again (the registry restarted): it is still ours and running. */
                 log_debug("Task %s is already running.", st->task_id);
+                r = task_set_token(existing, &st->capability_token);
+                if (r < 0)
+                        return r;
                 return send_accepted(a, st->task_id, true, NULL);
         }
         if (existing || a->stopping || a->n_tasks >= AGENT_TASKS_MAX)
                 return task_start_refuse(a, st->task_id,
                                          existing ? "task already ended" :
                                          a->stopping ? "agent is stopping" : "busy: too many tasks running");
+        typed_error = start_task_check_typed(st);
+        if (typed_error)
+                return task_start_refuse(a, st->task_id, typed_error);
 
         r = task_new(a, st, &t);
         if (r < 0)
@@ -352,6 +398,10 @@ const char *agent_task_get_params_json(AgentTask *t) {
 
 json_t *agent_task_get_params(AgentTask *t) {
         return t ? t->params : NULL;
+}
+
+const AgentBootstrapParams *agent_task_get_bootstrap_params(AgentTask *t) {
+        return t ? t->bootstrap : NULL;
 }
 
 Agent *agent_task_get_agent(AgentTask *t) {

@@ -5,6 +5,7 @@ libtroupe_la_SOURCES += \
         lib/agent/sdk-internal.h \
         lib/agent/sdk-link.c \
         lib/agent/sdk-task.c \
+        lib/agent/sdk-request.c \
         lib/agent/sdk-cards.c lib/agent/sdk-cards.h
 
 TESTS += test-agent-sdk

@@ -22,6 +22,7 @@ const sd_bus_error_map bus_troupe_errors[] = {
         SD_BUS_ERROR_MAP(BUS_ERROR_ALREADY_EXISTS, EEXIST),
         SD_BUS_ERROR_MAP(BUS_ERROR_NOT_SUPPORTED, EOPNOTSUPP),
         SD_BUS_ERROR_MAP(BUS_ERROR_FAILED, EIO),
+        SD_BUS_ERROR_MAP(BUS_ERROR_NO_SUCH_CONSENT, ENOENT),
         SD_BUS_ERROR_MAP_END,
 };
 
@@ -139,6 +140,14 @@ int bus_error_no_such_task(sd_bus_error *error, const char *id) {
         assert_return(id, -EINVAL);
         return bus_error_setf(error, BUS_ERROR_NO_SUCH_TASK,
                               "No task with id '%s'. List tasks with: troupectl tasks", id);
+}
+
+int bus_error_no_such_consent(sd_bus_error *error, const char *id) {
+        assert_return(id, -EINVAL);
+        return bus_error_setf(error, BUS_ERROR_NO_SUCH_CONSENT,
+                              "No pending consent request with id '%s' (answered, expired or never "
+                              "raised). List pending requests with: troupectl consent list",
+                              id);
 }
 
 int bus_error_from_return(sd_bus_error *error, int r) {

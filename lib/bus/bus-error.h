@@ -20,6 +20,7 @@
 #define BUS_ERROR_ALREADY_EXISTS "org.troupe.Error.AlreadyExists"      /* EEXIST */
 #define BUS_ERROR_NOT_SUPPORTED "org.troupe.Error.NotSupported"        /* EOPNOTSUPP */
 #define BUS_ERROR_FAILED "org.troupe.Error.Failed"                     /* EIO */
+#define BUS_ERROR_NO_SUCH_CONSENT "org.troupe.Error.NoSuchConsent"     /* ENOENT */
 
 /* Longest human message sent with an error, in bytes; longer ones are cut at a character boundary. */
 #define BUS_ERROR_MESSAGE_MAX 1024U
@@ -46,6 +47,7 @@ int bus_error_set_errno(sd_bus_error *error, int r);
 /* The canonical "no such" errors, so every daemon phrases them the same way. */
 int bus_error_no_such_agent(sd_bus_error *error, const char *name);
 int bus_error_no_such_task(sd_bus_error *error, const char *id);
+int bus_error_no_such_consent(sd_bus_error *error, const char *id);
 
 /* For the end of a method handler: a negative `r` with no error set yet becomes its troupe error;
  * anything else passes through unchanged. */

@@ -42,6 +42,28 @@ struct ProbeTask {
         bool hold; /* until SIGUSR1 */
         bool bogus; /* first send what the registry must refuse */
         bool bad_result; /* a result_json that is not JSON */
+        /* {"action": NAME, "action_args": [...]}: an ActionRequest sent once the task is accepted,
+         * with the token StartTask brought. */
+        char *action;
+        char **action_args;
+        void *token;
+        size_t token_size;
+        /* {"exec": [ARGV...], "exec_cwd": S, "exec_env": [...], "exec_timeout_ms": N}: an ExecRequest
+         * sent once the task is accepted (or on SIGUSR2 with "exec_on_signal": true); with
+         * "exec_finish": true the task completes when its ExecResult arrives, with it as the result.
+         * To test refusals: "exec_task": ID claims another task, "token_hex": HEX replaces the token
+         * (for the action too), "tamper": "flip" flips one bit in the middle of it. */
+        char **exec_argv;
+        char **exec_env;
+        char *exec_cwd;
+        char *exec_task;
+        char *token_hex;
+        char *tamper;
+        unsigned exec_timeout_ms;
+        unsigned exec_count; /* "exec_count": N sends N identical requests at once (default 1) */
+        unsigned exec_sent;
+        bool exec_on_signal;
+        bool exec_finish;
         sd_event_source *timer;
         ProbeTask *next;
 };
@@ -142,6 +164,15 @@ static ProbeTask *probe_task_free(ProbeTask *t) {
         sd_event_source_disable_unref(t->timer);
         free(t->id);
         free(t->params);
+        free(t->action);
+        strv_free(t->action_args);
+        free(t->token);
+        strv_free(t->exec_argv);
+        strv_free(t->exec_env);
+        free(t->exec_cwd);
+        free(t->exec_task);
+        free(t->token_hex);
+        free(t->tamper);
         return mfree(t);
 }
 
@@ -262,6 +293,194 @@ static void task_read_params(ProbeTask *t) {
                 t->bogus = true;
         if ((x = json_object_get(v, "bad_result")) && json_is_true(x))
                 t->bad_result = true;
+        if ((x = json_object_get(v, "action")) && json_is_string(x))
+                t->action = strdup(json_string_value(x));
+        if ((x = json_object_get(v, "action_args")) && json_is_array(x)) {
+                size_t i;
+                json_t *a;
+
+                json_array_foreach(x, i, a)
+                        if (json_is_string(a))
+                                (void) strv_extend(&t->action_args, json_string_value(a));
+        }
+}
+
+static char **json_strv(json_t *x) {
+        char **l = calloc(1, sizeof(char *));
+        json_t *a;
+        size_t i;
+
+        if (!l)
+                return NULL;
+        json_array_foreach(x, i, a)
+                if (json_is_string(a) && strv_extend(&l, json_string_value(a)) < 0)
+                        return strv_free(l);
+        return l;
+}
+
+static char *json_strdup(json_t *v, const char *key) {
+        json_t *x = json_object_get(v, key);
+
+        return json_is_string(x) ? strdup(json_string_value(x)) : NULL;
+}
+
+static void task_read_exec_params(ProbeTask *t) {
+        _cleanup_json_ json_t *v = NULL;
+        json_t *x;
+
+        if (json_parse(t->params, strlen(t->params), 64 * 1024, 0, 0, &v, NULL) < 0 || !json_is_object(v))
+                return;
+        if ((x = json_object_get(v, "exec")) && json_is_array(x))
+                t->exec_argv = json_strv(x);
+        if ((x = json_object_get(v, "exec_env")) && json_is_array(x))
+                t->exec_env = json_strv(x);
+        t->exec_cwd = json_strdup(v, "exec_cwd");
+        t->exec_task = json_strdup(v, "exec_task");
+        t->token_hex = json_strdup(v, "token_hex");
+        t->tamper = json_strdup(v, "tamper");
+        if ((x = json_object_get(v, "exec_timeout_ms")) && json_is_integer(x) && json_integer_value(x) >= 0)
+                t->exec_timeout_ms = (unsigned) json_integer_value(x);
+        t->exec_count = 1;
+        if ((x = json_object_get(v, "exec_count")) && json_is_integer(x) && json_integer_value(x) > 0)
+                t->exec_count = (unsigned) MIN(json_integer_value(x), 1000);
+        t->exec_on_signal = json_is_true(json_object_get(v, "exec_on_signal"));
+        t->exec_finish = json_is_true(json_object_get(v, "exec_finish"));
+}
+
+static char *hex_encode(const uint8_t *p, size_t n) {
+        char *s = malloc(n * 2 + 1);
+
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                (void) snprintf(s + 2 * i, 3, "%02x", p[i]);
+        s[n * 2] = '\0';
+        return s;
+}
+
+/* Prints the token (hex, and its expiry from the public layout of docs/tokens.md, so a test can wait
+ * for it to pass), then applies "token_hex" and "tamper". */
+static int task_token_setup(ProbeTask *t) {
+        _cleanup_free_ char *hex = hex_encode(t->token, t->token_size);
+        const uint8_t *b = t->token;
+        uint64_t expires = 0;
+
+        if (!hex)
+                return -ENOMEM;
+        for (size_t i = 34; i < 42 && t->token_size >= 42; i++)
+                expires = expires << 8 | b[i];
+        say("token %s %s %" PRIu64, t->id, hex, expires);
+
+        if (t->token_hex) {
+                size_t n = strlen(t->token_hex) / 2;
+                uint8_t *d = malloc(n + 1);
+
+                if (!d)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        unsigned x;
+
+                        if (sscanf(t->token_hex + 2 * i, "%2x", &x) != 1)
+                                x = 0;
+                        d[i] = (uint8_t) x;
+                }
+                free(t->token);
+                t->token = d;
+                t->token_size = n;
+        }
+        if (streq_ptr(t->tamper, "flip") && t->token_size > 0)
+                ((uint8_t *) t->token)[t->token_size / 2] ^= 0x01;
+        return 0;
+}
+
+/* The task's ExecRequest; its request_id is "x-<task id>-<n>". */
+static int send_task_exec(Probe *p, ProbeTask *t) {
+        IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT;
+        Troupe__V1__ExecRequest ex = TROUPE__V1__EXEC_REQUEST__INIT;
+        char request_id[64];
+
+        (void) snprintf(request_id, sizeof(request_id), "x-%s-%u", t->id, ++t->exec_sent);
+        ex.request_id = request_id;
+        ex.task_id = t->exec_task ?: t->id;
+        ex.token.data = t->token;
+        ex.token.len = t->token_size;
+        ex.n_argv = strv_length(t->exec_argv);
+        ex.argv = t->exec_argv;
+        ex.n_env = strv_length(t->exec_env);
+        ex.env = t->exec_env;
+        ex.cwd = t->exec_cwd ?: (char *) "";
+        ex.timeout_ms = t->exec_timeout_ms;
+        e.body_case = TROUPE__V1__ENVELOPE__BODY_EXEC_REQUEST;
+        e.exec_request = &ex;
+        say("exec-sent %s %s", request_id, t->exec_argv[0]);
+        return probe_send(p, &e);
+}
+
+/* One line: "exec-result REQUEST exit=N|signal=N|none truncated=0|1 duration_ms=N output=ESCAPED
+ * error=TEXT", the output with \n for newlines and \\ for backslashes. */
+static void handle_exec_result(Probe *p, const Troupe__V1__ExecResult *res) {
+        _cleanup_free_ char *out = malloc(res->stdout_tail.len * 2 + 1);
+        char term[32] = "none";
+        size_t n = 0;
+
+        if (!out)
+                return;
+        for (size_t i = 0; i < res->stdout_tail.len; i++) {
+                char ch = (char) res->stdout_tail.data[i];
+
+                if (ch == '\n' || ch == '\\') {
+                        out[n++] = '\\';
+                        ch = ch == '\n' ? 'n' : '\\';
+                }
+                out[n++] = ch == '\0' ? '.' : ch;
+        }
+        out[n] = '\0';
+        if (res->termination_case == TROUPE__V1__EXEC_RESULT__TERMINATION_EXIT_CODE)
+                (void) snprintf(term, sizeof(term), "exit=%d", res->exit_code);
+        else if (res->termination_case == TROUPE__V1__EXEC_RESULT__TERMINATION_SIGNAL)
+                (void) snprintf(term, sizeof(term), "signal=%d", res->signal);
+        say("exec-result %s %s truncated=%d duration_ms=%" PRIu64 " output=%s error=%s", res->request_id, term,
+            res->stdout_truncated, res->duration_usec / 1000, out, res->error);
+
+        for (ProbeTask *t = p->tasks; t; t = t->next) {
+                char prefix[80];
+
+                (void) snprintf(prefix, sizeof(prefix), "x-%s-", t->id);
+                if (!t->exec_finish || !startswith(strempty(res->request_id), prefix))
+                        continue;
+                (void) send_task_result(p, t->id, TROUPE__V1__TASK_STATE__TASK_STATE_COMPLETED, "{}", NULL);
+                say("task-done %s", t->id);
+                probe_task_free(t);
+                break;
+        }
+}
+
+/* The task's ActionRequest; its request_id is "act-<task id>". */
+static int send_task_action(Probe *p, ProbeTask *t) {
+        IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT;
+        Troupe__V1__ActionRequest ar = TROUPE__V1__ACTION_REQUEST__INIT;
+        char request_id[64];
+
+        (void) snprintf(request_id, sizeof(request_id), "act-%s", t->id);
+        ar.request_id = request_id;
+        ar.task_id = t->id;
+        ar.token.data = t->token;
+        ar.token.len = t->token_size;
+        ar.action = t->action;
+        ar.n_args = strv_length(t->action_args);
+        ar.args = t->action_args;
+        e.body_case = TROUPE__V1__ENVELOPE__BODY_ACTION_REQUEST;
+        e.action_request = &ar;
+        say("action-sent %s %s", request_id, t->action);
+        return probe_send(p, &e);
+}
+
+static void handle_action_result(const Troupe__V1__ActionResult *res) {
+        static const char *const status[] = {"unspecified", "done", "denied", "consent-pending", "failed"};
+
+        say("action-result %s %s %s %s", res->request_id,
+            res->status >= 0 && (size_t) res->status < ELEMENTSOF(status) ? status[res->status] : "unknown",
+            isempty(res->consent_id) ? "-" : res->consent_id, res->message);
 }
 
 static int handle_start_task(Probe *p, const Troupe__V1__StartTask *st) {
@@ -286,12 +505,27 @@ static int handle_start_task(Probe *p, const Troupe__V1__StartTask *st) {
         if (!t->id || !t->params)
                 return -ENOMEM;
         task_read_params(t);
+        if (st->capability_token.len > 0) {
+                t->token = malloc(st->capability_token.len);
+                if (!t->token)
+                        return -ENOMEM;
+                memcpy(t->token, st->capability_token.data, st->capability_token.len);
+                t->token_size = st->capability_token.len;
+        }
+        task_read_exec_params(t);
+        r = task_token_setup(t);
+        if (r < 0)
+                return r;
 
         r = send_task_accepted(p, t->id, true, NULL);
         if (r < 0)
                 return r;
         (void) send_task_progress(p, t->id, 0.25, "started");
-        if (p->hold || t->hold)
+        if (t->action)
+                (void) send_task_action(p, t);
+        for (unsigned i = 0; t->exec_argv && t->exec_argv[0] && !t->exec_on_signal && i < t->exec_count; i++)
+                (void) send_task_exec(p, t);
+        if (p->hold || t->hold || t->exec_finish)
                 return 0;
         return sd_event_add_time_relative(p->event, &t->timer, CLOCK_MONOTONIC, t->delay_ms * USEC_PER_MSEC,
                                           0, on_task_timer, t);
@@ -328,12 +562,12 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
-/* What an agent asks of the suite; refused until confinement lands. */
+/* What an agent asks of the suite, without a token and for a task it does not have: refused. */
 static int send_exec_and_action(Probe *p) {
         IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT, e2 = TROUPE__V1__ENVELOPE__INIT;
         Troupe__V1__ExecRequest ex = TROUPE__V1__EXEC_REQUEST__INIT;
         Troupe__V1__ActionRequest ac = TROUPE__V1__ACTION_REQUEST__INIT;
-        char *argv[] = {(char *) "true"};
+        char *argv[] = {(char *) "/bin/true"};
 
         ex.request_id = (char *) "x1";
         ex.task_id = (char *) "0000000000000000";
@@ -381,6 +615,12 @@ static int on_message(IpcConnection *c, const IpcEnvelope *e, int *fds, size_t n
                 return handle_start_task(p, e->start_task);
         case TROUPE__V1__ENVELOPE__BODY_CANCEL_TASK:
                 return handle_cancel_task(p, e->cancel_task);
+        case TROUPE__V1__ENVELOPE__BODY_ACTION_RESULT:
+                handle_action_result(e->action_result);
+                return 0;
+        case TROUPE__V1__ENVELOPE__BODY_EXEC_RESULT:
+                handle_exec_result(p, e->exec_result);
+                return 0;
         case TROUPE__V1__ENVELOPE__BODY_ERROR:
                 say("error %s %s", strna(ipc_error_code_to_string(e->error->code)), e->error->message);
                 return 0;
@@ -474,6 +714,17 @@ static int on_sigusr1(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
+/* SIGUSR2 sends the ExecRequests held with {"exec_on_signal": true}. */
+static int on_sigusr2(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Probe *p = userdata;
+
+        say("exec-now");
+        for (ProbeTask *t = p->tasks; t; t = t->next)
+                if (t->exec_on_signal && t->exec_argv && t->exec_argv[0])
+                        (void) send_task_exec(p, t);
+        return 0;
+}
+
 static void probe_done(Probe *p) {
         while (p->tasks)
                 probe_task_free(p->tasks);
@@ -526,10 +777,12 @@ static int run_agent(Probe *p) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGUSR1);
+        sigaddset(&mask, SIGUSR2);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) sd_event_add_signal(p->event, NULL, SIGTERM, on_sigterm, p);
         (void) sd_event_add_signal(p->event, NULL, SIGINT, on_sigterm, p);
         (void) sd_event_add_signal(p->event, NULL, SIGUSR1, on_sigusr1, p);
+        (void) sd_event_add_signal(p->event, NULL, SIGUSR2, on_sigusr2, p);
 
         r = probe_connect(p);
         if (r < 0 && !p->reconnect) {

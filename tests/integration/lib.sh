@@ -14,6 +14,10 @@ chmod 0700 "$XDG_RUNTIME_DIR"
 # Agents and cards come from the build and source trees, not from an installed copy.
 export TROUPE_AGENT_PATH="$TOP_BUILDDIR"
 export TROUPE_AGENT_CARDS_DIR="$TOP_SRCDIR/agents"
+# Confined processes run the build tree's executables (and libtroupe beside them) and read its
+# agent cards: outside the system directories, so the supervisor's sandboxes must let them read
+# both trees, and nothing else.
+export TROUPE_SANDBOX_READ_ONLY="$(realpath "$TOP_BUILDDIR"):$(realpath "$TOP_SRCDIR")"
 export TROUPE_LOG_LEVEL="${TROUPE_LOG_LEVEL:-debug}" TROUPE_LOG_TARGET=console
 unset DBUS_SESSION_BUS_ADDRESS TROUPE_BUS_ADDRESS NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
 

@@ -7,8 +7,27 @@ SUP_PATH=/org/troupe/Supervisor1
 HELPER="$TOP_BUILDDIR/supervisor-helper"
 LOGS="$XDG_STATE_HOME/troupe/logs"
 
-# start_supervisor [ARGS...]: starts troupe-supervisord and waits for its bus name. Sets SUP_PID.
+audit_registry_healthy() {
+        [ "$(tbusctl call org.troupe.Registry1 /org/troupe/Registry1 org.troupe.Registry1.Manager Health 2>/dev/null)" = 's "ok"' ]
+}
+
+# start_audit_registry: a troupe-registryd to write the audit rows of Spawn(), which the supervisor
+# refuses while it cannot record them, unless a registry is on the bus already. It listens on an
+# agent socket of its own, so tests that stand in for the agent socket keep theirs.
+start_audit_registry() {
+        bus_has_name org.troupe.Registry1 && return 0
+        TROUPE_AGENT_SOCKET="$T/audit-registry.sock" "$TOP_BUILDDIR/troupe-registryd" >>"$T/troupe-registryd.log" 2>&1 &
+        _pids+=($!)
+        wait_until audit_registry_healthy || { not_ok "troupe-registryd (for the audit log) started"; exit 1; }
+}
+
+# start_supervisor [ARGS...]: starts troupe-supervisord (and, unless it runs a suite, which brings its
+# own, a registry for the audit log) and waits for its bus name. Sets SUP_PID.
 start_supervisor() {
+        case " $* " in
+        *" --suite"*) ;;
+        *) start_audit_registry ;;
+        esac
         start_daemon troupe-supervisord "$@"
         SUP_PID=$LAST_PID
         if ! wait_until bus_has_name "$SUP"; then

@@ -66,11 +66,12 @@ end=$((SECONDS + 3))
 while [ $SECONDS -lt $end ]; do sleep 0.2; done
 check "and stays healthy while idle" agent_state_is healthy
 
-# A task with a delay: working with progress, then completed with its params as the result.
-create '{"delay_ms":1500,"greeting":"hello"}' && ok "CreateTask with delay_ms 1500" || not_ok "CreateTask with delay_ms 1500"
+# A task with a delay: working with progress, then completed with its params as the result. The
+# delay is long enough for a poll of the state to see "working" on a loaded machine.
+create '{"delay_ms":4000,"greeting":"hello"}' && ok "CreateTask with delay_ms 4000" || not_ok "CreateTask with delay_ms 4000"
 check "it is working while it waits" wait_until task_state_is "$TASK_PATH" working
 check "it completes" wait_until task_state_is "$TASK_PATH" completed
-check_eq "its result is its params" '"{\"delay_ms\":1500,\"greeting\":\"hello\"}"' "$(task_prop "$TASK_PATH" Result)"
+check_eq "its result is its params" '"{\"delay_ms\":4000,\"greeting\":\"hello\"}"' "$(task_prop "$TASK_PATH" Result)"
 check_eq "its progress reached 1" "1" "$(task_prop "$TASK_PATH" Progress)"
 
 create '{"delay_ms":"20"}' && check "delay_ms as a string of digits works" wait_until task_state_is "$TASK_PATH" completed

@@ -45,6 +45,8 @@ EOF
 done
 export TROUPE_AGENT_CARDS_DIR="$T/cards:$TOP_SRCDIR/agents"
 export TROUPE_AGENT_PATH="$T/bin:$TOP_BUILDDIR"
+# Agents installed outside the system directories are executables the sandbox must let them run.
+export TROUPE_SANDBOX_READ_ONLY="$TROUPE_SANDBOX_READ_ONLY:$T/bin"
 # 200 ms like the registry tests: short enough to be quick, long enough that a loaded CI
 # machine does not starve an agent past 3 intervals (unresponsive) by accident.
 export TROUPE_HEARTBEAT_INTERVAL_MS=200

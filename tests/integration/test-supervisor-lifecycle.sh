@@ -84,9 +84,11 @@ check "Kill(999) is refused" grep -q "Signal 999 is not valid" <<<"$(call_kill "
 check "Kill(SIGKILL) is accepted" call_kill "$OBJ" 9
 check_eq "Kill(SIGKILL) kills it" "2 9" "$(exit_of "$ID")"
 
-# Restart on failure: a child that fails twice, then succeeds.
-sup_spawn flaky 1 restart s on-failure -- /bin/sh -c \
-        'n=$(($(cat "$0" 2>/dev/null || echo 0) + 1)); echo "$n" >"$0"; echo "run $n"; [ "$n" -ge 3 ]' "$T/count"
+# Restart on failure: a child that fails twice, then succeeds. It counts its runs in its workspace,
+# the one place its sandbox lets it write.
+mkdir -p "$T/flaky"
+sup_spawn flaky 2 restart s on-failure workspace s "$T/flaky" -- /bin/sh -c \
+        'n=$(($(cat "$0" 2>/dev/null || echo 0) + 1)); echo "$n" >"$0"; echo "run $n"; [ "$n" -ge 3 ]' "$T/flaky/count"
 check_eq "Restart says on-failure" on-failure "$(prop "$OBJ" Restart)"
 check "it runs until it succeeds" wait_until prop_is "$OBJ" State exited
 check_eq "it was restarted twice" 2 "$(prop "$OBJ" Restarts)"

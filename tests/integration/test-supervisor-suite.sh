@@ -65,6 +65,9 @@ list=$(tbusctl call "$SUP" "$SUP_PATH" "$SUP.Manager" ListProcesses)
 check "members are processes like any other" grep -q '"registry" [0-9]* "running".*"router"\|"router" [0-9]* "running".*"registry"' <<<"$list"
 reg_id=$(grep -oE '"[0-9a-f]{16}" "registry"' <<<"$list" | cut -d'"' -f2)
 check "a member's output is captured" grep -q "^owning $REG as pid" "$LOGS/$reg_id.log"
+conf=$(prop "$SUP_PATH/process/$reg_id" Confinement)
+check "a member runs unconfined (our own daemons need the bus)" grep -q '^{"profile":"unconfined","applied":\[\]' <<<"$conf"
+check "and its Confinement says why" grep -q '"note":"a suite member' <<<"$conf"
 
 # A member that dies is restarted and owns its name again.
 old=$(name_pid "$REG")

@@ -38,7 +38,12 @@ check_json \
         "status --json: each daemon runs, with its pid" \
         "[d['pid'] for d in j['daemons']] == [$registry_pid, $supervisor_pid, $router_pid] and all(d['running'] for d in j['daemons'])" \
         "status --json: each owner is a unique name" "all(d['owner'].startswith(':') for d in j['daemons'])" \
-        "status --json: each Describe() is an object" "all(isinstance(d['describe'], dict) for d in j['daemons'])"
+        "status --json: each Describe() is an object" "all(isinstance(d['describe'], dict) for d in j['daemons'])" \
+        "status --json: what confinement this machine supports" \
+        "isinstance(j['confinement']['landlock_abi'], int) and all({'layer', 'available', 'detail'} <= set(l) for l in j['confinement']['layers'])"
+ctl status
+check "status shows what confinement this machine supports" grep -qE '^ +landlock +(yes|no) ' "$T/out"
+check "status shows how limits are applied" grep -qE '^ +limits +(yes +cgroup-v[12]|no +none) \(memory: ' "$T/out"
 
 # --bus-address beats everything else.
 ctl_env_free() { env -u TROUPE_BUS_ADDRESS -u DBUS_SESSION_BUS_ADDRESS "$CTL" "$@"; }

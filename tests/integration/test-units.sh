@@ -65,6 +65,8 @@ for d in "${DAEMONS[@]}"; do
         check_eq "troupe-$d: NoNewPrivileges=yes" yes "$(unit_value "$f" NoNewPrivileges)"
         check_eq "troupe-$d: WantedBy=troupe.target" troupe.target "$(unit_value "$f" WantedBy)"
 done
+# The supervisor puts each sandbox in a child cgroup of its own: under systemd it needs the subtree.
+check_eq "troupe-supervisord: Delegate=yes" yes "$(unit_value "$STAGE/troupe-supervisord.service" Delegate)"
 check_eq "troupe.target is wanted by default.target" default.target "$(unit_value "$STAGE/troupe.target" WantedBy)"
 for d in "${DAEMONS[@]}"; do
         check "troupe.target wants troupe-$d.service" grep -qE "^Wants=.*\btroupe-$d\.service\b" "$STAGE/troupe.target"

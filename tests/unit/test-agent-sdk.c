@@ -58,6 +58,13 @@ typedef struct Fake {
 
         FakeTask tasks[FAKE_TASKS_MAX];
         size_t n_tasks;
+
+        /* The last ExecRequest and ActionRequest, and whether to answer them. */
+        bool exec_silent;
+        unsigned n_exec, n_action;
+        char exec_request_id[65], exec_task[65], exec_token[64], exec_argv[256], exec_env[256], exec_cwd[64];
+        uint32_t exec_timeout_ms;
+        char action_token[64], action_name[129], action_args[256];
 } Fake;
 
 /* The test agent's own bookkeeping. */
@@ -148,6 +155,68 @@ static void fake_on_heartbeat(const IpcEnvelope *in) {
         (void) ipc_connection_send(fake.connection, &e);
 }
 
+static void token_text(char *buf, size_t size, const ProtobufCBinaryData *token) {
+        size_t n = MIN(token->len, size - 1);
+
+        memcpy(buf, token->data, n);
+        buf[n] = '\0';
+}
+
+/* Answers like the registry: exit 3 with its output, or nothing when told to stay silent. */
+static void fake_on_exec(const Troupe__V1__ExecRequest *req) {
+        static const char output[] = "hello\nerr\n";
+        Troupe__V1__ExecResult res = TROUPE__V1__EXEC_RESULT__INIT;
+        IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT;
+
+        fake.n_exec++;
+        strscpy(fake.exec_request_id, sizeof(fake.exec_request_id), req->request_id);
+        strscpy(fake.exec_task, sizeof(fake.exec_task), req->task_id);
+        token_text(fake.exec_token, sizeof(fake.exec_token), &req->token);
+        join_ids(fake.exec_argv, sizeof(fake.exec_argv), req->argv, req->n_argv);
+        join_ids(fake.exec_env, sizeof(fake.exec_env), req->env, req->n_env);
+        strscpy(fake.exec_cwd, sizeof(fake.exec_cwd), req->cwd);
+        fake.exec_timeout_ms = req->timeout_ms;
+        if (fake.exec_silent)
+                return;
+
+        res.request_id = req->request_id;
+        res.termination_case = TROUPE__V1__EXEC_RESULT__TERMINATION_EXIT_CODE;
+        res.exit_code = 3;
+        res.stdout_tail.data = (uint8_t *) output;
+        res.stdout_tail.len = strlen(output);
+        res.duration_usec = 1234;
+        e.body_case = TROUPE__V1__ENVELOPE__BODY_EXEC_RESULT;
+        e.exec_result = &res;
+        fake_send(&e);
+}
+
+static void fake_send_action_result(const char *id, Troupe__V1__ActionStatus status, const char *message,
+                                    const char *consent_id) {
+        Troupe__V1__ActionResult res = TROUPE__V1__ACTION_RESULT__INIT;
+        IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT;
+
+        res.request_id = (char *) id;
+        res.status = status;
+        res.message = (char *) message;
+        res.consent_id = (char *) consent_id;
+        e.body_case = TROUPE__V1__ENVELOPE__BODY_ACTION_RESULT;
+        e.action_result = &res;
+        fake_send(&e);
+}
+
+/* First the user is asked, then the action is done: two answers with the same id. */
+static void fake_on_action(const Troupe__V1__ActionRequest *req) {
+        fake.n_action++;
+        token_text(fake.action_token, sizeof(fake.action_token), &req->token);
+        strscpy(fake.action_name, sizeof(fake.action_name), req->action);
+        join_ids(fake.action_args, sizeof(fake.action_args), req->args, req->n_args);
+        fake_send_action_result(req->request_id, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_CONSENT_PENDING,
+                                "asking the user", "c0ffee");
+        /* An answer to a request nobody made is ignored by the SDK. */
+        fake_send_action_result("a-unknown", TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE, "", "");
+        fake_send_action_result(req->request_id, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE, "opened", "");
+}
+
 static void fake_on_event(const Troupe__V1__TaskEvent *ev) {
         FakeTask *t = fake_task(ev->task_id);
 
@@ -200,6 +269,12 @@ static int fake_on_message(IpcConnection *c, const IpcEnvelope *e, int *fds, siz
         case TROUPE__V1__ENVELOPE__BODY_ERROR:
                 fake.n_errors++;
                 break;
+        case TROUPE__V1__ENVELOPE__BODY_EXEC_REQUEST:
+                fake_on_exec(e->exec_request);
+                break;
+        case TROUPE__V1__ENVELOPE__BODY_ACTION_REQUEST:
+                fake_on_action(e->action_request);
+                break;
         default:
                 ck_abort_msg("unexpected message %s", envelope_body_to_string(e->body_case));
         }
@@ -239,16 +314,30 @@ static void fake_vanish(void) {
                 ck_assert_int_eq(ipc_connection_close(fake.connection, -ESHUTDOWN), 0);
 }
 
-static void fake_start_task(const char *id, const char *params_json) {
+/* StartTask with a token ("token-" and the id, as the fake's stand-in for a minted one) and, if
+ * given, typed bootstrap parameters. */
+static void fake_start_task_full(const char *id, const char *params_json, Troupe__V1__BootstrapParams *bootstrap) {
         Troupe__V1__StartTask st = TROUPE__V1__START_TASK__INIT;
         IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT;
+        char token[80];
 
+        (void) snprintf(token, sizeof(token), "token-%s", id);
         st.task_id = (char *) id;
         st.workspace = tmp;
         st.params_json = (char *) params_json;
+        st.capability_token.data = (uint8_t *) token;
+        st.capability_token.len = strlen(token);
+        if (bootstrap) {
+                st.typed_params_case = TROUPE__V1__START_TASK__TYPED_PARAMS_BOOTSTRAP;
+                st.bootstrap = bootstrap;
+        }
         e.body_case = TROUPE__V1__ENVELOPE__BODY_START_TASK;
         e.start_task = &st;
         fake_send(&e);
+}
+
+static void fake_start_task(const char *id, const char *params_json) {
+        fake_start_task_full(id, params_json, NULL);
 }
 
 static void fake_cancel_task(const char *id) {
@@ -334,7 +423,78 @@ static int test_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* params.mode: "reject", "sync", "fail", "input", else wait params.delay_ms and echo params. */
+/* The exec's result, as the task's result: what the handler saw. */
+static void test_on_exec(AgentTask *t, const AgentExecResult *res, void *userdata) {
+        _cleanup_json_ json_t *v = NULL;
+
+        ck_assert_ptr_eq(userdata, &ta);
+        v = json_pack("{s:s, s:b, s:i, s:i, s:s#, s:b, s:s?, s:I}", "id", res->request_id, "exited", res->exited,
+                      "exit", res->exit_code, "signal", res->signal, "output",
+                      res->output ? (const char *) res->output : "", (int) res->output_size, "truncated", res->output_truncated, "error", res->error,
+                      "duration", (json_int_t) res->duration_usec);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(agent_task_complete(t, v), 0);
+}
+
+static char action_statuses[256];
+
+static void test_on_action(AgentTask *t, const AgentActionResult *res, void *userdata) {
+        char entry[128];
+
+        (void) snprintf(entry, sizeof(entry), "%d:%s:%s;", (int) res->status, res->message, res->consent_id);
+        strncat(action_statuses, entry, sizeof(action_statuses) - strlen(action_statuses) - 1);
+        if (res->status != AGENT_ACTION_CONSENT_PENDING)
+                ck_assert_int_eq(agent_task_complete_json(t, "\"acted\""), 0);
+}
+
+/* Starts what params.mode asks for: "exec", "exec-bad" or "action"; 1 if it was one of those. */
+static int test_start_request(AgentTask *t, const char *mode) {
+        static char *const argv[] = {(char *) "/bin/sh", (char *) "-c", (char *) "echo hello; echo err >&2; exit 3",
+                                     NULL};
+        static char *const env[] = {(char *) "A=1", (char *) "B=two", NULL};
+        static char *const args[] = {(char *) "README.md", NULL};
+        static char *const relative[] = {(char *) "sh", NULL};
+        const AgentExecOptions o = {.cwd = "sub", .env = env, .timeout_usec = 1500 * USEC_PER_MSEC + 1};
+
+        if (streq(mode, "exec")) {
+                ck_assert_int_eq(agent_task_exec(t, argv, &o, test_on_exec, &ta), 0);
+                return 1;
+        }
+        if (streq(mode, "exec-bad")) {
+                /* Refused by the SDK itself: nothing is sent. */
+                ck_assert_int_eq(agent_task_exec(t, relative, NULL, test_on_exec, &ta), -EINVAL);
+                ck_assert_int_eq(agent_task_exec(t, NULL, NULL, test_on_exec, &ta), -EINVAL);
+                ck_assert_int_eq(agent_task_exec(t, argv, NULL, NULL, NULL), -EINVAL);
+                ck_assert_int_eq(agent_task_action(t, "", NULL, test_on_action, NULL), -EINVAL);
+                ck_assert_int_eq(agent_task_exec(t, argv, NULL, test_on_exec, &ta), 0);
+                return 1;
+        }
+        if (streq(mode, "action")) {
+                ck_assert_int_eq(agent_task_action(t, "exec.editor", args, test_on_action, NULL), 0);
+                return 1;
+        }
+        return 0;
+}
+
+/* The typed parameters, echoed as the result. */
+static int test_start_bootstrap(AgentTask *t) {
+        const AgentBootstrapParams *b = agent_task_get_bootstrap_params(t);
+        _cleanup_json_ json_t *v = NULL, *options = json_array();
+
+        ck_assert_ptr_nonnull(b);
+        ck_assert_ptr_nonnull(options);
+        for (size_t i = 0; i < b->n_options; i++)
+                ck_assert_int_eq(json_array_append_new(options, json_pack("[s,s]", b->options[i].key,
+                                                                          b->options[i].value)),
+                                 0);
+        v = json_pack("{s:s, s:s, s:O, s:b}", "stack", b->stack, "project", b->project_name, "options", options,
+                      "force", b->force);
+        ck_assert_ptr_nonnull(v);
+        return agent_task_complete(t, v);
+}
+
+/* params.mode: "reject", "sync", "fail", "input", "exec", "exec-bad", "action", "bootstrap", else
+ * wait params.delay_ms and echo params. */
 static int test_start(Agent *a, AgentTask *t, void *userdata) {
         json_t *p = agent_task_get_params(t);
         const char *mode = json_string_value(json_object_get(p, "mode")) ?: "async";
@@ -342,6 +502,11 @@ static int test_start(Agent *a, AgentTask *t, void *userdata) {
 
         ta.n_started++;
         ck_assert_str_eq(agent_task_get_workspace(t), tmp);
+        if (streq(mode, "bootstrap"))
+                return test_start_bootstrap(t);
+        ck_assert_ptr_null(agent_task_get_bootstrap_params(t));
+        if (test_start_request(t, mode))
+                return 0;
         if (streq(mode, "reject")) {
                 ck_assert_int_eq(agent_task_set_reject_reason(t, "not today"), 0);
                 return -EINVAL;
@@ -721,6 +886,128 @@ START_TEST(test_idle_timeout) {
 }
 END_TEST
 
+static bool exec_seen(void *unused) {
+        return fake.n_exec > 0;
+}
+
+/* The task's result, parsed: the handlers above put what they saw there. */
+static json_t *result_of(const char *id) {
+        json_t *v = NULL;
+
+        ck_assert_int_eq(json_parse(fake_task(id)->result_json, strlen(fake_task(id)->result_json), 4096, 0,
+                                    JSON_PARSE_ANY_VALUE, &v, NULL),
+                         0);
+        return v;
+}
+
+START_TEST(test_exec) {
+        _cleanup_(agent_freep) Agent *a = start_agent();
+        _cleanup_json_ json_t *v = NULL;
+
+        fake_start_task("e-1", "{\"mode\":\"exec\"}");
+        ck_assert(run_until(has_result, (void *) "e-1", 5 * USEC_PER_SEC));
+        /* What went out: the task's token from StartTask, and the request as given. */
+        ck_assert_uint_eq(fake.n_exec, 1);
+        ck_assert_str_eq(fake.exec_task, "e-1");
+        ck_assert_str_eq(fake.exec_token, "token-e-1");
+        ck_assert_str_eq(fake.exec_argv, "/bin/sh,-c,echo hello; echo err >&2; exit 3");
+        ck_assert_str_eq(fake.exec_env, "A=1,B=two");
+        ck_assert_str_eq(fake.exec_cwd, "sub");
+        ck_assert_uint_eq(fake.exec_timeout_ms, 1501); /* rounded up, never down */
+        ck_assert(!isempty(fake.exec_request_id));
+
+        /* What came back reached the handler. */
+        ck_assert_int_eq(fake_task("e-1")->result_state, TROUPE__V1__TASK_STATE__TASK_STATE_COMPLETED);
+        v = result_of("e-1");
+        ck_assert_str_eq(json_string_value(json_object_get(v, "id")), fake.exec_request_id);
+        ck_assert(json_is_true(json_object_get(v, "exited")));
+        ck_assert_int_eq(json_integer_value(json_object_get(v, "exit")), 3);
+        ck_assert_int_eq(json_integer_value(json_object_get(v, "signal")), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(v, "output")), "hello\nerr\n");
+        ck_assert(json_is_false(json_object_get(v, "truncated")));
+        ck_assert(json_is_null(json_object_get(v, "error")));
+        ck_assert_int_eq(json_integer_value(json_object_get(v, "duration")), 1234);
+
+        /* Bad arguments are refused before anything is sent. */
+        fake.n_exec = 0;
+        fake_start_task("e-2", "{\"mode\":\"exec-bad\"}");
+        ck_assert(run_until(has_result, (void *) "e-2", 5 * USEC_PER_SEC));
+        ck_assert_uint_eq(fake.n_exec, 1);
+        ck_assert_str_eq(fake.exec_token, "token-e-2");
+}
+END_TEST
+
+START_TEST(test_action) {
+        _cleanup_(agent_freep) Agent *a = start_agent();
+
+        action_statuses[0] = '\0';
+        fake_start_task("a-1", "{\"mode\":\"action\"}");
+        ck_assert(run_until(has_result, (void *) "a-1", 5 * USEC_PER_SEC));
+        ck_assert_uint_eq(fake.n_action, 1);
+        ck_assert_str_eq(fake.action_token, "token-a-1");
+        ck_assert_str_eq(fake.action_name, "exec.editor");
+        ck_assert_str_eq(fake.action_args, "README.md");
+        /* CONSENT_PENDING first, then DONE, same request; the stray answer in between is ignored. */
+        ck_assert_str_eq(action_statuses, "3:asking the user:c0ffee;1:opened:;");
+        ck_assert_str_eq(fake_task("a-1")->result_json, "\"acted\"");
+}
+END_TEST
+
+START_TEST(test_exec_connection_lost) {
+        _cleanup_(agent_freep) Agent *a = start_agent();
+        _cleanup_json_ json_t *v = NULL;
+
+        fake.exec_silent = true;
+        fake_start_task("l-1", "{\"mode\":\"exec\"}");
+        ck_assert(run_until(exec_seen, NULL, 5 * USEC_PER_SEC));
+        ck_assert(!has_result((void *) "l-1"));
+
+        /* The registry goes: the handler hears so, and the task's result waits for the next one. */
+        fake_vanish();
+        fake_listen();
+        wanted_registers = 2;
+        ck_assert(run_until(registers_reached, a, 10 * USEC_PER_SEC));
+        ck_assert(run_until(has_result, (void *) "l-1", 5 * USEC_PER_SEC));
+        v = result_of("l-1");
+        ck_assert(json_is_false(json_object_get(v, "exited")));
+        ck_assert(startswith(json_string_value(json_object_get(v, "error")), "the connection to the registry was lost"));
+}
+END_TEST
+
+START_TEST(test_bootstrap_params) {
+        _cleanup_(agent_freep) Agent *a = start_agent();
+        _cleanup_json_ json_t *v = NULL, *want = NULL;
+        Troupe__V1__BootstrapParams__Option o1 = TROUPE__V1__BOOTSTRAP_PARAMS__OPTION__INIT,
+                                            o2 = TROUPE__V1__BOOTSTRAP_PARAMS__OPTION__INIT;
+        Troupe__V1__BootstrapParams__Option *options[] = {&o1, &o2};
+        Troupe__V1__BootstrapParams bp = TROUPE__V1__BOOTSTRAP_PARAMS__INIT;
+
+        o1.key = (char *) "python_version";
+        o1.value = (char *) "3.12";
+        o2.key = (char *) "license";
+        o2.value = (char *) "MIT";
+        bp.stack = (char *) "fastapi";
+        bp.project_name = (char *) "billing";
+        bp.n_options = 2;
+        bp.options = options;
+        bp.force = true;
+        fake_start_task_full("b-1", "{\"mode\":\"bootstrap\"}", &bp);
+        ck_assert(run_until(has_result, (void *) "b-1", 5 * USEC_PER_SEC));
+        v = result_of("b-1");
+        want = json_pack("{s:s, s:s, s:[[s,s],[s,s]], s:b}", "stack", "fastapi", "project", "billing", "options",
+                         "python_version", "3.12", "license", "MIT", "force", 1);
+        ck_assert(json_equal(v, want));
+
+        /* Out of the proto's limits: rejected before the start handler runs. */
+        bp.stack = (char *) "";
+        fake_start_task_full("b-2", "{\"mode\":\"bootstrap\"}", &bp);
+        ck_assert(run_until(has_answer, (void *) "b-2", 5 * USEC_PER_SEC));
+        ck_assert_int_eq(fake_task("b-2")->accepted, 0);
+        ck_assert_str_eq(fake_task("b-2")->reason, "bootstrap.stack: 1 to 64 bytes of UTF-8");
+        ck_assert_uint_eq(ta.n_started, 1);
+}
+END_TEST
+
 START_TEST(test_bad_card) {
         _cleanup_(agent_freep) Agent *a = NULL;
         _cleanup_free_ char *bad = strjoin(tmp, "/bad.json");
@@ -755,6 +1042,10 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_stop);
         tcase_add_test(tc, test_idle_timeout);
         tcase_add_test(tc, test_bad_card);
+        tcase_add_test(tc, test_exec);
+        tcase_add_test(tc, test_action);
+        tcase_add_test(tc, test_exec_connection_lost);
+        tcase_add_test(tc, test_bootstrap_params);
         suite_add_tcase(s, tc);
         return s;
 }

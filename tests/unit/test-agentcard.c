@@ -283,8 +283,8 @@ START_TEST(test_invalid_permissions) {
         assert_invalid(
                 CARD(", \"permissions\": {\"capabilities\": [\"net.listen:80\"]}"), -EINVAL,
                 "permissions.capabilities[0]: invalid capability \"net.listen:80\": unknown capability; "
-                "expected fs.workspace, exec.editor, exec.command, net.connect:HOST:PORT or "
-                "secrets.read:NAME");
+                "expected fs.workspace, exec.editor, exec.command, net.loopback, net.connect:HOST:PORT "
+                "or secrets.read:NAME");
         assert_invalid(
                 CARD(", \"permissions\": {\"requestable\": [\"exec.editor\", "
                      "\"net.connect:example.org:0\"]}"),
@@ -471,6 +471,7 @@ START_TEST(test_capability_grammar) {
                 "fs.workspace",
                 "exec.editor",
                 "exec.command",
+                "net.loopback",
                 "net.connect:pypi.org:443",
                 "net.connect:localhost:1",
                 "net.connect:a-b.c0.example:65535",
@@ -485,7 +486,7 @@ START_TEST(test_capability_grammar) {
                 "HOST must be a lowercase DNS name, an IPv4 address or an IPv6 address in brackets";
         const char *port_reason = "PORT must be a number between 1 and 65535";
         const char *unknown_reason = "unknown capability; expected fs.workspace, exec.editor, exec.command, "
-                                     "net.connect:HOST:PORT or secrets.read:NAME";
+                                     "net.loopback, net.connect:HOST:PORT or secrets.read:NAME";
         char label[80], long_name[300];
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
@@ -496,6 +497,9 @@ START_TEST(test_capability_grammar) {
         assert_capability_invalid("fs.home", unknown_reason);
         assert_capability_invalid("fs.workspace:rw", unknown_reason);
         assert_capability_invalid("FS.WORKSPACE", unknown_reason);
+        assert_capability_invalid("net.loopback:8000", "net.loopback takes no argument");
+        assert_capability_invalid("net.loopbacks", unknown_reason);
+        assert_capability_invalid("net.local", unknown_reason);
         assert_capability_invalid("net.connect", "expected net.connect:HOST:PORT");
         assert_capability_invalid("net.connect:example.org", "expected net.connect:HOST:PORT");
         assert_capability_invalid("net.connect:example.org:0", port_reason);

@@ -9,6 +9,7 @@
 #include "basic/string-util.h"
 #include "check-main.h"
 #include "registryd-journal.h"
+#include "store/store.h"
 #include "registryd-workspace.h"
 
 static char *tmp;
@@ -176,6 +177,120 @@ START_TEST(test_journal_persists_and_deletes) {
 }
 END_TEST
 
+typedef struct Grants {
+        char *lines[8];
+        size_t n;
+} Grants;
+
+static int collect_grant(const JournalGrant *g, void *userdata) {
+        Grants *gs = userdata;
+        char *line;
+
+        ck_assert_uint_lt(gs->n, 8);
+        ck_assert_int_ge(asprintf(&line, "%s %s %s %llu", g->agent, g->capability, g->consent_id,
+                                  (unsigned long long) g->granted_usec),
+                         0);
+        gs->lines[gs->n++] = line;
+        return 0;
+}
+
+static void grants_done(Grants *gs) {
+        for (size_t i = 0; i < gs->n; i++)
+                free(gs->lines[i]);
+        gs->n = 0;
+}
+
+START_TEST(test_journal_grants) {
+        static const char *const v1[] = {
+                "CREATE TABLE tasks (id TEXT PRIMARY KEY NOT NULL, agent TEXT NOT NULL,"
+                " state TEXT NOT NULL, workspace TEXT NOT NULL, created_usec INTEGER NOT NULL,"
+                " finished_usec INTEGER NOT NULL DEFAULT 0, progress_ppm INTEGER NOT NULL DEFAULT 0,"
+                " seq INTEGER NOT NULL DEFAULT 0, retried INTEGER NOT NULL DEFAULT 0,"
+                " cancel_requested INTEGER NOT NULL DEFAULT 0, error TEXT,"
+                " params TEXT NOT NULL DEFAULT '{}', prompt TEXT, result TEXT);"
+                "CREATE TABLE events (task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+                " seq INTEGER NOT NULL, time_usec INTEGER NOT NULL, type TEXT NOT NULL,"
+                " payload TEXT NOT NULL, PRIMARY KEY (task_id, seq)) WITHOUT ROWID;"
+                "INSERT INTO tasks (id, agent, state, workspace, created_usec, finished_usec,"
+                " progress_ppm, seq, retried, error) VALUES ('0123456789abcdef', 'echo', 'completed',"
+                " '/w', 1, 5000, 1000000, 3, 1, 'none really');",
+                NULL,
+        };
+        _cleanup_free_ char *path = db_path();
+        JournalGrant g = {
+                .agent = "bootstrap",
+                .capability = "exec.editor",
+                .consent_id = "a000000000000001",
+                .granted_usec = 42,
+        };
+        Grants gs = {};
+        Store *old = NULL;
+        Journal *j = NULL;
+        int n = 0;
+
+        /* A journal written before grants existed is migrated, its tasks kept. */
+        ck_assert_int_eq(store_open(path, 0, v1, &old, NULL), 0);
+        store_close(old);
+        ck_assert_int_eq(journal_open(path, &j, NULL), 0);
+        ck_assert_int_eq(journal_task_foreach(j, expect_one_task, &n), 0);
+        ck_assert_int_eq(n, 1);
+
+        ck_assert_int_eq(journal_grant_get(j, "bootstrap", "exec.editor"), 0);
+        ck_assert_int_eq(journal_grant_delete(j, "bootstrap", "exec.editor"), -ENOENT);
+        ck_assert_int_eq(journal_grant_put(j, &g), 0);
+        /* Granting again replaces: one grant per agent and capability. */
+        g.consent_id = "b000000000000002";
+        g.granted_usec = 43;
+        ck_assert_int_eq(journal_grant_put(j, &g), 0);
+        g = (JournalGrant){.agent = "alpha", .capability = "fs.workspace", .consent_id = "c000000000000003",
+                           .granted_usec = 7};
+        ck_assert_int_eq(journal_grant_put(j, &g), 0);
+        ck_assert_int_eq(journal_grant_get(j, "bootstrap", "exec.editor"), 1);
+        ck_assert_int_eq(journal_grant_get(j, "bootstrap", "fs.workspace"), 0);
+        journal_free(j);
+
+        /* They survive a restart, listed by agent and capability. */
+        ck_assert_int_eq(journal_open(path, &j, NULL), 0);
+        ck_assert_int_eq(journal_grant_foreach(j, collect_grant, &gs), 0);
+        ck_assert_uint_eq(gs.n, 2);
+        ck_assert_str_eq(gs.lines[0], "alpha fs.workspace c000000000000003 7");
+        ck_assert_str_eq(gs.lines[1], "bootstrap exec.editor b000000000000002 43");
+        grants_done(&gs);
+
+        ck_assert_int_eq(journal_grant_delete(j, "bootstrap", "exec.editor"), 0);
+        ck_assert_int_eq(journal_grant_get(j, "bootstrap", "exec.editor"), 0);
+        ck_assert_int_eq(journal_grant_foreach(j, collect_grant, &gs), 0);
+        ck_assert_uint_eq(gs.n, 1);
+        grants_done(&gs);
+        journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_audit_anchor) {
+        _cleanup_free_ char *path = db_path();
+        AuditAnchor a = {.seq = 41}, got;
+        Journal *j = NULL;
+
+        memset(a.hash, 0xab, sizeof(a.hash));
+        ck_assert_int_eq(journal_open(path, &j, NULL), 0);
+        ck_assert_int_eq(journal_audit_anchor_get(j, &got), -ENOENT);
+        ck_assert_int_eq(journal_audit_anchor_put(j, &a), 0);
+        /* One anchor: a newer head replaces it, also inside a transaction. */
+        a.seq = 42;
+        a.hash[0] = 0x01;
+        ck_assert_int_eq(journal_begin(j), 0);
+        ck_assert_int_eq(journal_audit_anchor_put(j, &a), 0);
+        ck_assert_int_eq(journal_commit(j), 0);
+        journal_free(j);
+
+        ck_assert_int_eq(journal_open(path, &j, NULL), 0);
+        ck_assert_int_eq(journal_audit_anchor_get(j, &got), 0);
+        ck_assert_uint_eq(got.seq, 42);
+        ck_assert_mem_eq(got.hash, a.hash, sizeof(a.hash));
+        journal_free(j);
+}
+END_TEST
+
 START_TEST(test_event_line) {
         _cleanup_free_ char *a = NULL, *b = NULL;
         size_t n;
@@ -251,6 +366,8 @@ Suite *test_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_journal_roundtrip);
         tcase_add_test(tc, test_journal_persists_and_deletes);
+        tcase_add_test(tc, test_journal_grants);
+        tcase_add_test(tc, test_journal_audit_anchor);
         tcase_add_test(tc, test_event_line);
         tcase_add_test(tc, test_workspace_names);
         tcase_add_test(tc, test_workspace_create);
