@@ -44,6 +44,7 @@ Ctl *ctl_free(Ctl *c) {
         free(c->prompt);
         free(c->filter_agent);
         free(c->filter_state);
+        free(c->filter_task);
         strv_free(c->args);
         sd_bus_flush_close_unref(c->bus);
         free(c->bus_address);
@@ -59,6 +60,9 @@ enum {
         ARG_AGENT,
         ARG_STATE,
         ARG_LIMIT,
+        ARG_ALWAYS,
+        ARG_TASK,
+        ARG_AFTER,
 };
 
 static const struct option ctl_options[] = {
@@ -73,6 +77,9 @@ static const struct option ctl_options[] = {
         {"agent", required_argument, NULL, ARG_AGENT},
         {"state", required_argument, NULL, ARG_STATE},
         {"limit", required_argument, NULL, ARG_LIMIT},
+        {"always", no_argument, NULL, ARG_ALWAYS},
+        {"task", required_argument, NULL, ARG_TASK},
+        {"after", required_argument, NULL, ARG_AFTER},
         {},
 };
 
@@ -86,6 +93,21 @@ static int parse_limit(const char *s, unsigned *ret) {
                 return log_error_errno(-EINVAL, "--limit wants a number from 1 to %u, not '%s'.",
                                        CTL_LIMIT_MAX, s);
         *ret = (unsigned) v;
+        return 0;
+}
+
+/* An audit seq: 0 (from the start) or more. */
+static int parse_after(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        /* strtoull() would take a sign or leading blanks; a seq is digits only. */
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || s[0] < '0' || s[0] > '9' || *end)
+                return log_error_errno(-EINVAL,
+                                       "--after wants an audit sequence number (0 or more), not '%s'.", s);
+        *ret = (uint64_t) v;
         return 0;
 }
 
@@ -131,6 +153,17 @@ static int parse_one(Ctl *c, int opt, const char *arg) {
         case ARG_LIMIT:
                 c->options_seen |= CTL_OPTION_LIMIT;
                 return parse_limit(arg, &c->limit);
+        case ARG_ALWAYS:
+                c->always = true;
+                c->options_seen |= CTL_OPTION_ALWAYS;
+                return 0;
+        case ARG_TASK:
+                if (isempty(arg))
+                        return log_error_errno(-EINVAL, "--task wants a task id.");
+                return set_string(&c->filter_task, arg, &c->options_seen, CTL_OPTION_TASK);
+        case ARG_AFTER:
+                c->options_seen |= CTL_OPTION_AFTER;
+                return parse_after(arg, &c->after);
         case '?':
                 /* getopt printed what was wrong. */
                 return -EINVAL;

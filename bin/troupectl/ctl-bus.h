@@ -20,6 +20,8 @@ extern const CtlService *const ctl_suite[3];
 #define CTL_TASK_PREFIX "/org/troupe/Registry1/task"
 #define CTL_TASK_INTERFACE "org.troupe.Registry1.Task"
 #define CTL_AGENT_INTERFACE "org.troupe.Registry1.Agent"
+#define CTL_CONSENT_PREFIX "/org/troupe/Registry1/consent"
+#define CTL_CONSENT_INTERFACE "org.troupe.Registry1.Consent"
 #define CTL_PROCESS_PREFIX "/org/troupe/Supervisor1/process"
 #define CTL_PROCESS_INTERFACE "org.troupe.Supervisor1.Process"
 

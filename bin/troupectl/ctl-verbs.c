@@ -76,6 +76,44 @@ static const CtlVerb ctl_verbs[] = {
          "Asks the registry to cancel the task ID; it ends canceled within 5 s.\n"
          "Exits 4 when there is no such task.\n",
          1, 1, 0, verb_cancel},
+        {"consent", "list|watch|grants|allow ID [--always]|deny ID|revoke AGENT CAPABILITY",
+         "answer agents' requests for capabilities",
+         "An agent that needs a capability its card does not grant (the network, a secret, an\n"
+         "editor...) raises a consent request; the task waits until someone answers it, and it is\n"
+         "denied when nobody does in time.\n\n"
+         "Commands:\n"
+         "  list                 the pending requests: id, agent, capability, task, reason and\n"
+         "                       the time left to answer. With --json: an array of objects with\n"
+         "                       id, task, agent, capability, reason, created_usec, expires_usec\n"
+         "                       and state\n"
+         "  allow ID [--always]  allow the request ID once, or with --always for every later\n"
+         "                       task of that agent too (a stored grant)\n"
+         "  deny ID              deny the request ID\n"
+         "  watch                print the pending requests and each new one as it arrives, and\n"
+         "                       ask for an answer on standard input: o (once), a (always),\n"
+         "                       d (deny) or s (skip). Ends at the end of input or on Ctrl-C.\n"
+         "                       With --json: one object per event, without asking\n"
+         "  grants               the stored \"always\" grants: agent, capability, when, and the\n"
+         "                       request that made them\n"
+         "  revoke AGENT CAPABILITY\n"
+         "                       remove a stored grant; AGENT is asked again next time\n\n"
+         "Options:\n"
+         "      --always        with allow: remember the grant for this agent and capability\n\n"
+         "Exits 4 when the request is unknown or no longer pending, or the grant does not exist.\n",
+         1, 3, CTL_OPTION_ALWAYS, verb_consent},
+        {"audit", "[verify] [--task ID] [--after SEQ] [--limit N]", "show or verify the audit log",
+         "Prints the audit log, oldest first: every spawn, exec, action, refused token and consent\n"
+         "decision, one row each, with its sequence number, time, actor, action, task, agent and\n"
+         "a one-line summary of its details. With --json: the array of rows the registry returns\n"
+         "(seq, time, actor, action, task, agent, detail, prev, hash).\n\n"
+         "`troupectl audit verify` has the registry recompute the hash chain: it prints \"audit\n"
+         "log intact: N rows, head HASH\" and exits 0, or names the first bad row and what is wrong\n"
+         "with it and exits 1. With --json: {\"ok\", \"rows\", \"head\", \"bad_seq\", \"damage\"}.\n\n"
+         "Options:\n"
+         "      --task ID       only the rows of this task\n"
+         "      --after SEQ     only rows after this sequence number\n"
+         "      --limit N       at most N rows (1..10000); without it, every row\n",
+         0, 1, CTL_OPTION_TASK | CTL_OPTION_AFTER | CTL_OPTION_LIMIT, verb_audit},
 };
 
 static const char ctl_global_help[] =
@@ -86,11 +124,12 @@ static const char ctl_global_help[] =
         "      --bus-address=ADDR  talk to the suite on this D-Bus address\n";
 
 static const char ctl_exit_help[] =
-        "Exit status: 0 ok, 1 failure, 2 usage error, 3 task did not complete, 4 no such object.\n";
+        "Exit status: 0 ok, 1 failure (audit verify: the log is damaged), 2 usage error, 3 task did\n"
+        "not complete, 4 no such object.\n";
 
 static void print_overview(void) {
         printf("Usage: troupectl [OPTIONS] VERB [ARGS]\n\n"
-               "Control the troupe suite: its daemons, agents and tasks.\n\nVerbs:\n");
+               "Control the troupe suite: its daemons, agents, tasks, consent and audit log.\n\nVerbs:\n");
         for (size_t i = 0; i < ELEMENTSOF(ctl_verbs); i++) {
                 const CtlVerb *v = &ctl_verbs[i];
                 _cleanup_free_ char *left = strjoin(v->name, isempty(v->synopsis) ? "" : " ", v->synopsis);
@@ -116,6 +155,24 @@ static const CtlVerb *verb_find(const char *name) {
         return NULL;
 }
 
+/* The spelling of each verb option, for refusing one a verb does not take. */
+static const struct {
+        unsigned flag;
+        const char *name;
+} ctl_option_names[] = {
+        {CTL_OPTION_WAIT, "--wait"},     {CTL_OPTION_FOLLOW, "--follow"}, {CTL_OPTION_PARAM, "--param"},
+        {CTL_OPTION_PROMPT, "--prompt"}, {CTL_OPTION_AGENT, "--agent"},   {CTL_OPTION_STATE, "--state"},
+        {CTL_OPTION_LIMIT, "--limit"},   {CTL_OPTION_ALWAYS, "--always"}, {CTL_OPTION_TASK, "--task"},
+        {CTL_OPTION_AFTER, "--after"},
+};
+
+static const char *option_name(unsigned flags) {
+        for (size_t i = 0; i < ELEMENTSOF(ctl_option_names); i++)
+                if (flags & ctl_option_names[i].flag)
+                        return ctl_option_names[i].name;
+        return "such";
+}
+
 static int verb_check(Ctl *c, const CtlVerb *v) {
         size_t n = strv_length(c->args) - 1;
         unsigned extra = c->options_seen & ~v->options;
@@ -126,14 +183,7 @@ static int verb_check(Ctl *c, const CtlVerb *v) {
                                        v->synopsis);
         if (extra != 0)
                 return log_error_errno(-EINVAL, "'%s' takes no %s option. See: troupectl %s --help", v->name,
-                                       extra & CTL_OPTION_WAIT     ? "--wait"
-                                       : extra & CTL_OPTION_FOLLOW ? "--follow"
-                                       : extra & CTL_OPTION_PARAM  ? "--param"
-                                       : extra & CTL_OPTION_PROMPT ? "--prompt"
-                                       : extra & CTL_OPTION_AGENT  ? "--agent"
-                                       : extra & CTL_OPTION_STATE  ? "--state"
-                                                                   : "--limit",
-                                       v->name);
+                                       option_name(extra), v->name);
         return 0;
 }
 

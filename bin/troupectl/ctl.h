@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 
 #include "basic/macro.h"
@@ -13,7 +14,7 @@ typedef enum CtlExit {
         CTL_EXIT_FAILURE = 1,
         CTL_EXIT_USAGE = 2,
         CTL_EXIT_TASK_INCOMPLETE = 3, /* run --wait: the task ended failed, canceled or rejected */
-        CTL_EXIT_NO_SUCH_OBJECT = 4, /* unknown task, agent or process */
+        CTL_EXIT_NO_SUCH_OBJECT = 4, /* unknown task, agent, process, consent request or grant */
 } CtlExit;
 
 /* Where the bus came from, for `status` and for `up`/`down` to know what they may stop. */
@@ -40,9 +41,12 @@ typedef enum CtlOptionFlags {
         CTL_OPTION_AGENT = 1 << 4,
         CTL_OPTION_STATE = 1 << 5,
         CTL_OPTION_LIMIT = 1 << 6,
+        CTL_OPTION_ALWAYS = 1 << 7,
+        CTL_OPTION_TASK = 1 << 8,
+        CTL_OPTION_AFTER = 1 << 9,
 } CtlOptionFlags;
 
-/* ListTasks takes at most this many (org.troupe.Registry1). */
+/* --limit: ListTasks takes at most this many (org.troupe.Registry1); audit pages up to it. */
 #define CTL_LIMIT_MAX 10000U
 
 typedef struct Ctl {
@@ -59,6 +63,9 @@ typedef struct Ctl {
         char *filter_agent;
         char *filter_state;
         unsigned limit;
+        bool always; /* consent allow --always */
+        char *filter_task; /* audit --task */
+        uint64_t after; /* audit --after */
         unsigned options_seen; /* CtlOptionFlags of the verb options given */
 
         /* positional arguments: the verb and its operands */
@@ -88,3 +95,5 @@ int verb_task(Ctl *c);
 int verb_run(Ctl *c);
 int verb_logs(Ctl *c);
 int verb_cancel(Ctl *c);
+int verb_consent(Ctl *c);
+int verb_audit(Ctl *c);

@@ -17,7 +17,10 @@ troupectl_SOURCES = \
         bin/troupectl/ctl-status.c \
         bin/troupectl/ctl-suite.c bin/troupectl/ctl-suite.h \
         bin/troupectl/ctl-up.c \
-        bin/troupectl/ctl-down.c
+        bin/troupectl/ctl-down.c \
+        bin/troupectl/ctl-consent.c bin/troupectl/ctl-consent.h \
+        bin/troupectl/ctl-consent-watch.c \
+        bin/troupectl/ctl-audit.c
 troupectl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
 troupectl_LDADD = libtroupe.la $(SYSTEMD_LIBS) $(JANSSON_LIBS)
 
@@ -26,11 +29,16 @@ TESTS += \
         tests/integration/test-troupectl-cli.sh \
         tests/integration/test-troupectl.sh \
         tests/integration/test-troupectl-up.sh \
+        tests/integration/test-troupectl-consent.sh \
+        tests/integration/test-troupectl-audit.sh \
         tests/integration/test-dev-up.sh
 EXTRA_DIST += \
         tests/integration/test-troupectl-cli.sh \
         tests/integration/test-troupectl.sh \
         tests/integration/test-troupectl-up.sh \
+        tests/integration/test-troupectl-consent.sh \
+        tests/integration/test-troupectl-audit.sh \
         tests/integration/test-dev-up.sh \
         tests/integration/troupectl-lib.sh \
+        tests/integration/troupectl-consent-lib.sh \
         dev/up
