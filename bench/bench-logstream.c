@@ -5,7 +5,8 @@
  * numbered lines, bench-pattern.h) to stdout as fast as it can, in 64 KiB writes.
  *   - Baseline: the bench posix_spawn()s the writer with stdout and stderr on a plain pipe and
  *     reads it to the end itself.
- *   - troupe: a private dbus-daemon and troupe-supervisord in temporary XDG directories; the bench
+ *   - troupe: a private dbus-daemon and troupe-supervisord in temporary XDG directories (with a
+ *     troupe-registryd, which records every Spawn() in the audit log); the bench
  *     calls Spawn() for the writer, then OpenLog(0) on the new process and reads that pipe to
  *     the end (the supervisor closes it once the child has exited and everything is sent).
  * The reader is the same in both: read() into a 1 MiB buffer, compare every byte with the pattern
@@ -50,6 +51,7 @@ static uint64_t arg_size = UINT64_C(256) * 1024U * 1024U;
 static unsigned arg_repeat = 3;
 static const char *arg_supervisord = NULL;
 static const char *arg_writer = NULL;
+static const char *arg_registryd = NULL;
 static bool arg_json = false;
 
 static uint8_t pattern[BENCH_PATTERN_SIZE];
@@ -371,6 +373,36 @@ static int supervisor_start(BenchEnv *env, sd_bus *bus, uint64_t log_size_max, S
         return proc_status_kib(pid, "VmRSS", &ret->idle_kib);
 }
 
+/* Every Spawn() is recorded in the registry's audit log before it starts, so a registry runs beside
+ * the supervisors, with state and an agent socket of its own: theirs is reset between runs. */
+static int registry_start(BenchEnv *env, sd_bus *bus, pid_t *ret) {
+        _cleanup_free_ char *log = bench_env_path(env, "registryd.log"),
+                            *state = bench_env_path(env, "registry-state"),
+                            *socket = bench_env_path(env, "registry.sock"), *state_env = NULL,
+                            *socket_env = NULL;
+        char *argv[] = {(char *) arg_registryd, NULL};
+        pid_t pid;
+        int r;
+
+        if (!log || !state || !socket)
+                return -ENOMEM;
+        state_env = strjoin("TROUPE_STATE_DIR=", state);
+        socket_env = strjoin("TROUPE_AGENT_SOCKET=", socket);
+        if (!state_env || !socket_env)
+                return -ENOMEM;
+        r = bench_spawn(argv, (char *[]){state_env, socket_env, NULL}, log, &pid);
+        if (r < 0)
+                return r;
+        r = bench_bus_wait_name(bus, "org.troupe.Registry1", pid, 30 * USEC_PER_SEC);
+        if (r < 0) {
+                bench_dump_log(log, 30);
+                (void) bench_stop(pid, 5 * USEC_PER_SEC);
+                return r;
+        }
+        *ret = pid;
+        return 0;
+}
+
 static int supervisor_stop(Supervisor *s) {
         int r = proc_status_kib(s->pid, "VmHWM", &s->hwm_kib);
 
@@ -509,11 +541,12 @@ static int run_default_cap(BenchReport *rep, BenchEnv *env, sd_bus *bus, const R
 }
 
 static void help(void) {
-        printf("%s --supervisord=PATH --writer=PATH [OPTIONS...]\n\n"
+        printf("%s --supervisord=PATH --writer=PATH --registryd=PATH [OPTIONS...]\n\n"
                "A child's output streamed through troupe-supervisord's OpenLog(), beside a plain pipe.\n\n"
                "  -h --help               Show this help\n"
                "     --supervisord=PATH   The troupe-supervisord executable\n"
                "     --writer=PATH        The bench-log-writer executable\n"
+               "     --registryd=PATH     The troupe-registryd executable (it records every Spawn())\n"
                "     --size=BYTES         Bytes the child writes per run (default 268435456)\n"
                "     --repeat=N           Runs of each (default 3, at most 20)\n"
                "     --json               Print one JSON object\n",
@@ -521,11 +554,12 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_SUPERVISORD = 0x100, ARG_WRITER, ARG_SIZE, ARG_REPEAT, ARG_JSON };
+        enum { ARG_SUPERVISORD = 0x100, ARG_WRITER, ARG_REGISTRYD, ARG_SIZE, ARG_REPEAT, ARG_JSON };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"supervisord", required_argument, NULL, ARG_SUPERVISORD},
                 {"writer", required_argument, NULL, ARG_WRITER},
+                {"registryd", required_argument, NULL, ARG_REGISTRYD},
                 {"size", required_argument, NULL, ARG_SIZE},
                 {"repeat", required_argument, NULL, ARG_REPEAT},
                 {"json", no_argument, NULL, ARG_JSON},
@@ -544,6 +578,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_WRITER:
                         arg_writer = optarg;
                         break;
+                case ARG_REGISTRYD:
+                        arg_registryd = optarg;
+                        break;
                 case ARG_SIZE:
                         arg_size = strtoull(optarg, NULL, 10);
                         if (arg_size < 4096 || arg_size > UINT64_C(16) * 1024 * 1024 * 1024)
@@ -560,8 +597,8 @@ static int parse_argv(int argc, char *argv[]) {
                 default:
                         return -EINVAL;
                 }
-        if (!arg_supervisord || !arg_writer || arg_writer[0] != '/') {
-                fprintf(stderr, "--supervisord=PATH and --writer=/ABSOLUTE/PATH are required.\n");
+        if (!arg_supervisord || !arg_registryd || !arg_writer || arg_writer[0] != '/') {
+                fprintf(stderr, "--supervisord=PATH, --registryd=PATH and --writer=/ABSOLUTE/PATH are required.\n");
                 return -EINVAL;
         }
         return 1;
@@ -573,6 +610,7 @@ static int run(int argc, char *argv[]) {
         _cleanup_(bench_report_done) BenchReport rep = {};
         Result plain[REPEAT_MAX] = {};
         uint64_t expected_hash;
+        pid_t registry = -1;
         int r;
 
         r = parse_argv(argc, argv);
@@ -591,9 +629,13 @@ static int run(int argc, char *argv[]) {
         if (r >= 0)
                 r = bench_bus_open(&bus);
         if (r >= 0)
+                r = registry_start(env, bus, &registry);
+        if (r >= 0)
                 r = run_main(&rep, env, bus, expected_hash, plain);
         if (r >= 0)
                 r = run_default_cap(&rep, env, bus, &plain[0]);
+        if (registry > 0)
+                (void) bench_stop(registry, 10 * USEC_PER_SEC);
         if (r < 0)
                 return r;
         bench_report_load(&rep, "load_average_end");

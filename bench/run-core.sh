@@ -99,8 +99,8 @@ fi
 run_bench daemons "$B/bench-daemons" --baseline="$B/bench-notify-ready" --daemon="$REGISTRYD" \
         --daemon="$SUPERVISORD" --daemon="$ROUTERD" ${DAEMONS_ARGS[@]+"${DAEMONS_ARGS[@]}"} ${J[@]+"${J[@]}"}
 run_bench health "$B/bench-health" --registryd="$REGISTRYD" ${HEALTH_ARGS[@]+"${HEALTH_ARGS[@]}"} ${J[@]+"${J[@]}"}
-run_bench logstream "$B/bench-logstream" --supervisord="$SUPERVISORD" --writer="$B/bench-log-writer" \
-        ${LOGSTREAM_ARGS[@]+"${LOGSTREAM_ARGS[@]}"} ${J[@]+"${J[@]}"}
+run_bench logstream "$B/bench-logstream" --supervisord="$SUPERVISORD" --registryd="$REGISTRYD" \
+        --writer="$B/bench-log-writer" ${LOGSTREAM_ARGS[@]+"${LOGSTREAM_ARGS[@]}"} ${J[@]+"${J[@]}"}
 run_bench heartbeat "$B/bench-heartbeat" --registryd="$REGISTRYD" ${HEARTBEAT_ARGS[@]+"${HEARTBEAT_ARGS[@]}"} \
         ${J[@]+"${J[@]}"}
 
