@@ -3,6 +3,7 @@ pkglibexec_PROGRAMS += troupe-registryd
 troupe_registryd_SOURCES = \
         bin/troupe-registryd/troupe-registryd.c \
         bin/troupe-registryd/registryd.h \
+        bin/troupe-registryd/registryd-privilege.h \
         bin/troupe-registryd/list.h \
         bin/troupe-registryd/registryd-action.c \
         bin/troupe-registryd/registryd-agent.c \

@@ -353,8 +353,11 @@ static int editor_command(const char *command, char ***ret, char **ret_missing) 
         if (r < 0)
                 return r;
         r = find_executable(argv[0], &exe);
-        if (r == -ENOENT && ret_missing)
-                *ret_missing = TAKE_PTR(argv[0]);
+        if (r == -ENOENT && ret_missing) {
+                *ret_missing = strdup(argv[0]);
+                if (!*ret_missing)
+                        return -ENOMEM;
+        }
         if (r < 0)
                 return r;
         free(argv[0]);
