@@ -80,6 +80,12 @@ check_eq "all $N tasks completed" "$N" "$done_count"
 # Once registered, further Submits reuse it.
 check "a later Submit" router Submit 'ssa{sv}' echo "" 0
 check_eq "and still one echo process" 1 "$(processes_named echo)"
+# It runs confined, as an agent, and may read its card, which lies outside its sandbox.
+echo_obj=$(tbusctl call $SUP /org/troupe/Supervisor1 org.troupe.Supervisor1.Manager ListProcesses |
+        grep -o '"echo" [0-9]* "running" "[^"]*"' | cut -d'"' -f6)
+conf=$(tbusctl get-property $SUP "$echo_obj" org.troupe.Supervisor1.Process Confinement)
+check "echo runs under the agent profile" grep -q '{\\"profile\\":\\"agent\\"' <<<"$conf"
+check "the router let it read its card" grep -q 'read_only\\":\[\\"[^\\]*/agents/echo/echo.json' <<<"$conf"
 
 # An agent that never registers: Timeout after --spawn-timeout, with a pointer to its log.
 start=$SECONDS

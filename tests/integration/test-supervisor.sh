@@ -12,6 +12,13 @@ check "--help names --suite" grep -q -- '--suite-table' <<<"$out"
 check_eq "--version prints the version" "troupe-supervisord" "$("$SUPD" --version | cut -d' ' -f1)"
 check "an unknown option is refused" not "$SUPD" --bogus
 check "a too small --log-size-max is refused" not "$SUPD" --log-size-max=12
+check "--help names --read-only-path" grep -q -- '--read-only-path=PATH' <<<"$out"
+check "a relative --read-only-path is refused" grep -q "Read-only path 'rel' .* is not absolute" \
+        <<<"$("$SUPD" --read-only-path=rel 2>&1)"
+check "a --read-only-path that does not exist is refused" grep -q "Read-only path '$T/nope' .*No such file" \
+        <<<"$("$SUPD" --read-only-path="$T/nope" 2>&1)"
+check "so is one in \$TROUPE_SANDBOX_READ_ONLY" grep -q "Read-only path '$T/gone' .*No such file" \
+        <<<"$(TROUPE_SANDBOX_READ_ONLY="$TROUPE_SANDBOX_READ_ONLY:$T/gone" "$SUPD" 2>&1)"
 
 start_bus
 # A variable of the supervisor's own environment that no child may see.
