@@ -15,7 +15,7 @@ STACKS=(fastapi django)
 # cookiecutter 1.7 leaves its rendered hook scripts in $TMPDIR and writes replay files where its
 # config says: keep all of that inside $T. Nothing from the caller's Python setup leaks in.
 export TMPDIR=$T/tmp
-mkdir -p "$TMPDIR" "$T/work"
+mkdir -p "$TMPDIR" "$T/projects"
 printf 'cookiecutters_dir: %s/cookiecutters\nreplay_dir: %s/replay\n' "$T" "$T" >"$T/cookiecutter.yaml"
 unset PYTHONPATH PYTHONHOME PYTHONSTARTUP PYTHONUSERBASE DJANGO_SETTINGS_MODULE COOKIECUTTER_CONFIG
 
@@ -103,7 +103,7 @@ R_DESC=() R_HOW=() R_KEY=() R_ARGS=() R_JOBS=()
 refusal() {
         local how=$1 stack=$2 what=$3 dir config
         shift 3
-        dir=$T/work/refuse-$stack-${#R_DESC[@]}
+        dir=$T/projects/refuse-$stack-${#R_DESC[@]}
         config=$T/cookiecutter-refuse-$stack-${#R_DESC[@]}.yaml
         R_DESC+=("$what") R_HOW+=("$how") R_KEY+=("${1%%=*}") R_ARGS+=(-- "$@")
         if [ "$how" = hook ]; then
@@ -129,7 +129,7 @@ check_refusals() {
                         not_ok "$stack: the manifest refuses ${R_DESC[i]}" "${verdicts[i]-no verdict}"
                 fi
                 [ "${R_HOW[i]}" = hook ] || continue
-                dir=$T/work/refuse-$stack-$i
+                dir=$T/projects/refuse-$stack-$i
                 rc=$(cat "$dir/rc")
                 out=$(cat "$dir/output")
                 left=$(cd "$dir" && find . -mindepth 1 ! -path ./out ! -path ./rc ! -path ./output)
@@ -147,8 +147,8 @@ check_refusals() {
 license_is() {
         local name=lic_${1//[^a-zA-Z0-9]/_}
         name=${name,,}
-        render fastapi "$T/work/fastapi/c" "project_name=$name" "license=$1" dockerfile=no >/dev/null &&
-                grep -q "$2" "$T/work/fastapi/c/$name/LICENSE"
+        render fastapi "$T/projects/fastapi/c" "project_name=$name" "license=$1" dockerfile=no >/dev/null &&
+                grep -q "$2" "$T/projects/fastapi/c/$name/LICENSE"
 }
 
 # same_tree DIR SNAPSHOT: DIR holds exactly the files and folders it held when SNAPSHOT was taken.
@@ -194,7 +194,7 @@ refuse_common() {
 }
 
 test_fastapi() {
-        local w=$T/work/fastapi p q snap
+        local w=$T/projects/fastapi p q snap
         refuse_common fastapi
         check "fastapi: manifest is well formed and agrees with cookiecutter.json" \
                 "$PY" "$CHECK" manifest "$TEMPLATES/fastapi"
@@ -231,7 +231,7 @@ assert app.description == sys.argv[2], app.description' "$q" 'Keeps "ledgers" \ 
 }
 
 test_django() {
-        local w=$T/work/django p q ka kb snap
+        local w=$T/projects/django p q ka kb snap
         refuse_common django
         refusal manifest django "an app_name of ../x" app_name=../x project_name=shop
         refusal hook django "an app_name equal to project_name" app_name=shop project_name=shop
