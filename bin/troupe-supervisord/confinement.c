@@ -105,12 +105,12 @@ static int support_summary(const json_t *support, char **ret) {
         return 0;
 }
 
-int confinement_setup(Confinement *c, char **read_only) {
+int confinement_setup(Confinement *c, char **read_only, SandboxCgroupChoice cgroup_choice) {
         _cleanup_free_ char *summary = NULL;
         int r;
 
         c->read_only = read_only;
-        r = sandbox_support_detect(&c->machine);
+        r = sandbox_support_detect_choice(cgroup_choice, &c->machine);
         if (r < 0)
                 return log_error_errno(r, "Failed to detect what confinement this machine supports: %m");
         r = sandbox_filters_new(&c->filters);
@@ -145,10 +145,22 @@ int confinement_support_json(const Confinement *c, json_t **ret) {
         return 0;
 }
 
-int confinement_apply_in_child(const Sandbox *s, const char **ret_layer) {
+int confinement_apply_in_child(const Sandbox *s, bool placed, const char **ret_layer) {
         if (!s)
                 return 0;
-        return sandbox_enter_in_child(s, ret_layer);
+        return sandbox_enter_in_child_placed(s, placed, ret_layer);
+}
+
+bool confinement_has_cgroups(const Sandbox *s) {
+        return sandbox_has_cgroups(s);
+}
+
+int confinement_place_cgroups(const Sandbox *s, pid_t pid) {
+        return s ? sandbox_place(s, pid) : 0;
+}
+
+int confinement_place(pid_t pid, void *userdata) {
+        return sandbox_scope_place(userdata, pid);
 }
 
 static int json_set_new(json_t *o, const char *key, json_t *v) {
@@ -213,7 +225,7 @@ int confinement_requested(const SpawnOptions *o, json_t **ret) {
         return 0;
 }
 
-static int confinement_report(const Sandbox *s, const SpawnOptions *o, char **ret) {
+int confinement_build_report(const Sandbox *s, const SpawnOptions *o, char **ret) {
         _cleanup_json_ json_t *report = NULL;
         json_t *requested;
         int r;
@@ -282,7 +294,7 @@ int confinement_prepare(const Confinement *c, const SpawnOptions *o, const char 
                                               : BUS_ERROR_FAILED,
                                       "Cannot confine the process (profile %s): %s",
                                       sandbox_profile_kind_to_string(profile.kind), reason ?: strerror(-r));
-        r = confinement_report(s, o, &report);
+        r = confinement_build_report(s, o, &report);
         if (r < 0) {
                 (void) sandbox_release(s);
                 return r;

@@ -33,7 +33,7 @@ typedef struct Confinement {
 
 /* Detects what the machine supports, compiles the seccomp filters and logs a one-line summary.
  * `read_only` (absolute, existing paths) is taken over. */
-int confinement_setup(Confinement *c, char **read_only);
+int confinement_setup(Confinement *c, char **read_only, SandboxCgroupChoice cgroup_choice);
 void confinement_done(Confinement *c);
 /* ConfinementSupport as a JSON object, for Describe(). */
 int confinement_support_json(const Confinement *c, json_t **ret);
@@ -59,10 +59,24 @@ bool confinement_has_private_dirs(const SpawnOptions *o) _pure_;
 int confinement_prepare(const Confinement *c, const SpawnOptions *o, const char *id, const char *private_dir,
                         sd_bus_error *error, Sandbox **ret, char **ret_report);
 
-/* Runs in the child between fork and exec, after its fds, working directory and environment are
+/* Runs in the child between clone and exec, after its fds, working directory and environment are
  * set up: the one place where the sandbox is entered. Async-signal-safe code only (no malloc).
- * Returns 0 or a negative errno, which fails the spawn, with the failing layer in *ret_layer. */
-int confinement_apply_in_child(const Sandbox *s, const char **ret_layer);
+ * `placed`: the parent put the child into a systemd scope, which holds its limits. Returns 0 or a
+ * negative errno, which fails the spawn, with the failing layer in *ret_layer. */
+int confinement_apply_in_child(const Sandbox *s, bool placed, const char **ret_layer);
+
+/* Whether the sandbox has cgroups of its own, and the step that moves a parked child into them
+ * (spawn_start() runs it between the clone and the child's setup). 1: placed, 0: nothing to do. */
+bool confinement_has_cgroups(const Sandbox *s) _pure_;
+int confinement_place_cgroups(const Sandbox *s, pid_t pid);
+
+/* The spawn's placement step (SpawnRequest.place) for a sandbox that wants a systemd scope
+ * (sandbox_wants_scope()); userdata is the Sandbox. */
+int confinement_place(pid_t pid, void *userdata);
+
+/* The Confinement property of a sandbox: sandbox_report() plus what was asked for ("requested").
+ * Built again after a spawn that tried a scope, since that changes what holds the limits. */
+int confinement_build_report(const Sandbox *s, const SpawnOptions *o, char **ret);
 
 /* The "requested" block of the report: the options as they were asked for. */
 int confinement_requested(const SpawnOptions *o, json_t **ret);

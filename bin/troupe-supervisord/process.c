@@ -172,6 +172,12 @@ static int process_start_child(Process *p, sd_bus_error *error) {
                 .agent_fd = run.agent_fd,
                 .sandbox = run.sandbox,
         };
+        /* A systemd scope must hold the pid before the child enters its sandbox: spawn_start() then
+         * forks and lets the child wait for confinement_place() (see spawn.h). */
+        if (sandbox_wants_scope(run.sandbox)) {
+                req.place = confinement_place;
+                req.place_userdata = run.sandbox;
+        }
         r = spawn_start(&req, &pid, &failure);
         if (r < 0)
                 return bus_error_setf(error, BUS_ERROR_FAILED, "Failed to start '%s' (%s%s%s): %s",
@@ -189,6 +195,20 @@ static int process_start_child(Process *p, sd_bus_error *error) {
         if (r < 0)
                 log_process_errno(p, LOG_WARNING, r, "Failed to capture the output of %s, ignoring: %m",
                                   p->id);
+
+        if (req.place) {
+                _cleanup_free_ char *report = NULL;
+
+                /* The scope, or the reason there is none, changed what holds the limits. */
+                r = confinement_build_report(run.sandbox, &p->options, &report);
+                if (r >= 0) {
+                        free(run.report);
+                        run.report = TAKE_PTR(report);
+                } else
+                        log_process_errno(p, LOG_WARNING, r,
+                                          "Failed to update the confinement report of %s, ignoring: %m",
+                                          p->id);
+        }
 
         p->pid = pid;
         p->sandbox = TAKE_PTR(run.sandbox);

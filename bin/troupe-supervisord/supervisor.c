@@ -65,7 +65,7 @@ int context_new(const Arguments *args, Context **ret) {
         r = context_read_only(args, &read_only);
         if (r < 0)
                 return r;
-        r = confinement_setup(&c->confinement, read_only);
+        r = confinement_setup(&c->confinement, read_only, args->cgroup_choice);
         if (r < 0)
                 return r;
 

@@ -29,6 +29,7 @@ typedef struct Arguments {
         char *suite_table; /* a table file instead of the built-in one; implies suite */
         uint64_t log_size_max;
         char **read_only; /* --read-only-path, then $TROUPE_SANDBOX_READ_ONLY */
+        SandboxCgroupChoice cgroup_choice; /* --cgroup= */
 } Arguments;
 
 void arguments_done(Arguments *a);

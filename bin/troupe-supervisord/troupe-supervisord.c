@@ -25,7 +25,11 @@ static void help(void) {
                "                            (K, M, G suffixes; default 8M)\n"
                "     --read-only-path=PATH  Let confined processes also read and execute PATH\n"
                "                            (repeatable; $TROUPE_SANDBOX_READ_ONLY adds a\n"
-               "                            colon-separated list): a build tree, for example\n\n"
+               "                            colon-separated list): a build tree, for example\n"
+               "     --cgroup=auto|v2|scope|v1|none\n"
+               "                            Where the memory, tasks and CPU limits of confined\n"
+               "                            processes go (default auto: cgroup v2, else a\n"
+               "                            transient systemd scope, else cgroup v1, else rlimits)\n\n"
                "See troupe-supervisord(8).\n");
 }
 
@@ -53,16 +57,23 @@ static int parse_size(const char *s, uint64_t *ret) {
 }
 
 static int parse_argv(int argc, char *argv[], Arguments *args) {
-        enum { ARG_VERSION = 0x100, ARG_SUITE, ARG_SUITE_TABLE, ARG_LOG_SIZE_MAX, ARG_READ_ONLY_PATH };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "suite", no_argument, NULL, ARG_SUITE },
-                { "suite-table", required_argument, NULL, ARG_SUITE_TABLE },
-                { "log-size-max", required_argument, NULL, ARG_LOG_SIZE_MAX },
-                { "read-only-path", required_argument, NULL, ARG_READ_ONLY_PATH },
-                {}
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_SUITE,
+                ARG_SUITE_TABLE,
+                ARG_LOG_SIZE_MAX,
+                ARG_READ_ONLY_PATH,
+                ARG_CGROUP
         };
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"suite", no_argument, NULL, ARG_SUITE},
+                {"suite-table", required_argument, NULL, ARG_SUITE_TABLE},
+                {"log-size-max", required_argument, NULL, ARG_LOG_SIZE_MAX},
+                {"read-only-path", required_argument, NULL, ARG_READ_ONLY_PATH},
+                {"cgroup", required_argument, NULL, ARG_CGROUP},
+                {}};
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -94,6 +105,13 @@ static int parse_argv(int argc, char *argv[], Arguments *args) {
                         r = strv_extend(&args->read_only, optarg);
                         if (r < 0)
                                 return log_oom();
+                        break;
+                case ARG_CGROUP:
+                        args->cgroup_choice = sandbox_cgroup_choice_from_string(optarg);
+                        if (args->cgroup_choice < 0)
+                                return log_error_errno(
+                                        args->cgroup_choice,
+                                        "Invalid --cgroup=%s: use auto, v2, scope, v1 or none.", optarg);
                         break;
                 case '?':
                         return -EINVAL;

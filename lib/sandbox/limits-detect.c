@@ -18,6 +18,13 @@ static const char *const sandbox_cgroup_mode_table[_SANDBOX_CGROUP_MODE_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(sandbox_cgroup_mode, SandboxCgroupMode);
 
+static const char *const sandbox_cgroup_choice_table[_SANDBOX_CGROUP_CHOICE_MAX] = {
+        [SANDBOX_CGROUP_CHOICE_AUTO] = "auto",   [SANDBOX_CGROUP_CHOICE_V2] = "v2",
+        [SANDBOX_CGROUP_CHOICE_SCOPE] = "scope", [SANDBOX_CGROUP_CHOICE_V1] = "v1",
+        [SANDBOX_CGROUP_CHOICE_NONE] = "none",
+};
+DEFINE_STRING_TABLE_LOOKUP(sandbox_cgroup_choice, SandboxCgroupChoice);
+
 /* The controllers a v1 limit needs, in the order of the support's v1_* fields. */
 static const char *const v1_controllers[] = {"memory", "pids", "cpu"};
 
@@ -277,14 +284,22 @@ static int detect_v1_all(const char *mountinfo, const char *proc_cgroup, const c
 
 /* Detection from given /proc/self/mountinfo and /proc/self/cgroup texts: the paths in them are
  * real, so tests point them at a directory tree of their own. */
-int limits_detect_from(const char *mountinfo, const char *proc_cgroup, SandboxLimitsSupport *ret) {
+int limits_detect_from_choice(const char *mountinfo, const char *proc_cgroup, SandboxCgroupChoice choice,
+                              SandboxLimitsSupport *ret) {
         _cleanup_(sandbox_limits_support_done) SandboxLimitsSupport s = {};
         _cleanup_free_ char *v2_reason = NULL;
-        int r;
+        bool v2 = choice == SANDBOX_CGROUP_CHOICE_AUTO || choice == SANDBOX_CGROUP_CHOICE_V2,
+             v1 = choice == SANDBOX_CGROUP_CHOICE_AUTO || choice == SANDBOX_CGROUP_CHOICE_SCOPE ||
+                  choice == SANDBOX_CGROUP_CHOICE_V1;
+        int r = 0;
 
         assert_return(mountinfo && proc_cgroup && ret, -EINVAL);
+        assert_return(choice >= 0 && choice < _SANDBOX_CGROUP_CHOICE_MAX, -EINVAL);
 
-        r = detect_v2(mountinfo, proc_cgroup, &s, &v2_reason);
+        if (v2)
+                r = detect_v2(mountinfo, proc_cgroup, &s, &v2_reason);
+        else
+                r = reasonf(&v2_reason, "not tried (--cgroup=%s)", sandbox_cgroup_choice_to_string(choice));
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -298,17 +313,33 @@ int limits_detect_from(const char *mountinfo, const char *proc_cgroup, SandboxLi
                         if (!s.reason)
                                 return -ENOMEM;
                 }
-        } else {
+        } else if (v1) {
                 r = detect_v1_all(mountinfo, proc_cgroup, v2_reason, &s);
                 if (r < 0)
                         return r;
+        } else {
+                _cleanup_free_ char *why = NULL;
+                char **missing[] = {&s.reason_memory, &s.reason_pids, &s.reason_cpu};
+
+                if (reasonf(&why, "cgroup v2: %s; cgroup v1: not tried (--cgroup=%s)", v2_reason,
+                            sandbox_cgroup_choice_to_string(choice)) < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; i < ELEMENTSOF(missing); i++)
+                        if (asprintf(missing[i], "no %s cgroup (%s)", v1_controllers[i], why) < 0)
+                                return -ENOMEM;
+                s.mode = SANDBOX_CGROUP_NONE;
+                s.reason = TAKE_PTR(why);
         }
         *ret = s;
         s = (SandboxLimitsSupport){};
         return 0;
 }
 
-int sandbox_limits_detect(SandboxLimitsSupport *ret) {
+int limits_detect_from(const char *mountinfo, const char *proc_cgroup, SandboxLimitsSupport *ret) {
+        return limits_detect_from_choice(mountinfo, proc_cgroup, SANDBOX_CGROUP_CHOICE_AUTO, ret);
+}
+
+int sandbox_limits_detect_choice(SandboxCgroupChoice choice, SandboxLimitsSupport *ret) {
         _cleanup_free_ char *mountinfo = NULL, *proc_cgroup = NULL;
         int r;
 
@@ -320,7 +351,11 @@ int sandbox_limits_detect(SandboxLimitsSupport *ret) {
         r = read_full_file_at(AT_FDCWD, "/proc/self/cgroup", LIMITS_PROC_FILE_MAX, &proc_cgroup, NULL);
         if (r < 0)
                 return r;
-        return limits_detect_from(mountinfo, proc_cgroup, ret);
+        return limits_detect_from_choice(mountinfo, proc_cgroup, choice, ret);
+}
+
+int sandbox_limits_detect(SandboxLimitsSupport *ret) {
+        return sandbox_limits_detect_choice(SANDBOX_CGROUP_CHOICE_AUTO, ret);
 }
 
 void sandbox_limits_support_done(SandboxLimitsSupport *s) {

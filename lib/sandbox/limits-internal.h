@@ -51,6 +51,8 @@ bool limits_name_is_valid(const char *name) _pure_;
 /* sandbox_limits_detect() from given /proc/self/mountinfo and /proc/self/cgroup texts. The paths in
  * them are used for real, so a test can point them at a directory tree of its own. */
 int limits_detect_from(const char *mountinfo, const char *proc_cgroup, SandboxLimitsSupport *ret);
+int limits_detect_from_choice(const char *mountinfo, const char *proc_cgroup, SandboxCgroupChoice choice,
+                              SandboxLimitsSupport *ret);
 
 /* For tests, which must leave the hierarchy as they found it: removes the v2 leaf detect created
  * (after moving us back into our own group and disabling the controllers it enabled). Never

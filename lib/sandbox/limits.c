@@ -42,6 +42,7 @@ typedef enum LimitsVia {
         LIMITS_VIA_RLIMIT_AS,
         LIMITS_VIA_RLIMIT_NPROC,
         LIMITS_VIA_NICE,
+        LIMITS_VIA_SCOPE,
         _LIMITS_VIA_MAX,
 } LimitsVia;
 
@@ -54,12 +55,13 @@ static const char *const limits_via_table[_LIMITS_VIA_MAX] = {
         [LIMITS_VIA_RLIMIT_AS] = "rlimit-as",
         [LIMITS_VIA_RLIMIT_NPROC] = "rlimit-nproc",
         [LIMITS_VIA_NICE] = "nice",
+        [LIMITS_VIA_SCOPE] = "systemd-scope",
 };
 
 static const char *const limit_key[_LIMIT_KIND_MAX] = {"memory_max", "tasks_max", "cpu_weight"};
 
 /* At most: a missing cgroup per limit, and rlimit-nproc or nice besides. */
-#define LIMITS_MISSING_MAX 5
+#define LIMITS_MISSING_MAX 6
 
 /* How long destroy waits for killed processes to leave, and how long it naps between looks. */
 #define LIMITS_DESTROY_TIMEOUT_USEC (2 * USEC_PER_SEC)
@@ -74,6 +76,7 @@ struct SandboxLimitsGroup {
         char *dirs[_LIMITS_SLOT_MAX];
         int procs_fds[_LIMITS_SLOT_MAX];
         bool destroyed;
+        bool scope; /* the dirs are a systemd scope's: never joined nor removed by us */
 
         /* What enter_in_child applies besides joining the groups, decided by the parent. */
         bool set_as, set_nproc, set_nice;
@@ -420,6 +423,23 @@ int sandbox_limits_join_in_child(const SandboxLimitsGroup *g) {
         return 0;
 }
 
+int sandbox_limits_place(const SandboxLimitsGroup *g, pid_t pid) {
+        char buf[16];
+        int n, placed = 0;
+
+        if (!g)
+                return 0;
+        n = snprintf(buf, sizeof(buf), "%d", (int) pid);
+        for (size_t i = 0; i < _LIMITS_SLOT_MAX; i++) {
+                if (g->procs_fds[i] < 0)
+                        continue;
+                if (write(g->procs_fds[i], buf, (size_t) n) != n)
+                        return -errno;
+                placed = 1;
+        }
+        return placed;
+}
+
 int sandbox_limits_set_rlimits_in_child(const SandboxLimitsGroup *g) {
         int r;
 
@@ -628,13 +648,32 @@ static int group_remove(SandboxLimitsGroup *g) {
                 if (!g->dirs[i])
                         continue;
                 r = group_walk(g->dirs[i], 0, procs_empty_one, NULL);
-                if (r >= 0)
+                /* A scope's groups are its manager's to remove, once we stopped it. */
+                if (r >= 0 && !g->scope)
                         r = group_rmdir_tree(g->dirs[i], 0);
                 if (r < 0)
                         return r;
                 g->dirs[i] = mfree(g->dirs[i]);
         }
         return 0;
+}
+
+/* The usual case, after the process and everything it forked have exited: the groups are empty and
+ * removing them is all there is to do. rmdir() refuses a group that still holds a process or a group
+ * (EBUSY), so a success proves there was nothing left to kill; on the first refusal the caller goes
+ * the long way (kill, wait, walk). Saves reading every group's cgroup.procs and listing its
+ * directory three times per process (docs/performance.md). */
+static bool group_remove_empty(SandboxLimitsGroup *g) {
+        if (g->scope)
+                return false;
+        for (size_t i = 0; i < _LIMITS_SLOT_MAX; i++) {
+                if (!g->dirs[i])
+                        continue;
+                if (rmdir(g->dirs[i]) < 0)
+                        return false;
+                g->dirs[i] = mfree(g->dirs[i]);
+        }
+        return true;
 }
 
 int sandbox_limits_destroy(SandboxLimitsGroup *g) {
@@ -646,6 +685,10 @@ int sandbox_limits_destroy(SandboxLimitsGroup *g) {
                 return 0;
         for (size_t i = 0; i < _LIMITS_SLOT_MAX; i++)
                 g->procs_fds[i] = safe_close(g->procs_fds[i]);
+        if (group_remove_empty(g)) {
+                g->destroyed = true;
+                return 0;
+        }
 
         deadline = now_usec(CLOCK_MONOTONIC) + LIMITS_DESTROY_TIMEOUT_USEC;
         for (;;) {
@@ -661,4 +704,112 @@ int sandbox_limits_destroy(SandboxLimitsGroup *g) {
         }
         g->destroyed = true;
         return 0;
+}
+
+/* The value a scope's manager wrote for limit k, read back from the group's file: the report says
+ * what holds, not what was asked for. 1 and the value when it holds, 0 with a reason when not. */
+static int scope_read_limit(const SandboxLimitsGroup *g, LimitKind k, uint64_t want, uint64_t *ret,
+                            char **ret_reason) {
+        static const char *const v1_files[_LIMIT_KIND_MAX] = {"memory.limit_in_bytes", "pids.max",
+                                                              "cpu.shares"};
+        static const char *const v2_files[_LIMIT_KIND_MAX] = {"memory.max", "pids.max", "cpu.weight"};
+        static const LimitsSlot slots[_LIMIT_KIND_MAX] = {LIMITS_SLOT_MEMORY, LIMITS_SLOT_PIDS,
+                                                          LIMITS_SLOT_CPU};
+        const char *dir = g->dirs[g->mode == SANDBOX_CGROUP_V2 ? 0 : slots[k]];
+        const char *file = (g->mode == SANDBOX_CGROUP_V2 ? v2_files : v1_files)[k];
+        uint64_t v, expect = want, page = (uint64_t) sysconf(_SC_PAGESIZE);
+        int r;
+
+        if (!dir)
+                return asprintf_safe(ret_reason, "the scope has no group in the %s hierarchy",
+                                     k == LIMIT_MEMORY  ? "memory"
+                                     : k == LIMIT_TASKS ? "pids"
+                                                        : "cpu") < 0
+                               ? -ENOMEM
+                               : 0;
+        r = cg_read_u64(dir, file, &v);
+        if (r < 0)
+                return asprintf_safe(ret_reason, "cannot read %s/%s: %s", dir, file, strerror(-r)) < 0
+                               ? -ENOMEM
+                               : 0;
+        /* systemd turns a weight into shares as we do (weight 100 = 1024 shares), and the kernel
+         * rounds a memory limit down to a page. */
+        if (k == LIMIT_CPU && g->mode != SANDBOX_CGROUP_V2)
+                expect = MAX(want * 1024 / 100, 2);
+        if (k == LIMIT_TASKS && want > LIMITS_PIDS_MAX)
+                expect = UINT64_MAX;
+        if (v == expect || (k == LIMIT_MEMORY && v <= want && want - v < page)) {
+                *ret = k == LIMIT_MEMORY ? v : want;
+                return 1;
+        }
+        return asprintf_safe(ret_reason, "%s/%s reads %" PRIu64 ", not %" PRIu64, dir, file, v, expect) < 0
+                       ? -ENOMEM
+                       : 0;
+}
+
+int sandbox_limits_adopt_scope(SandboxLimitsGroup *g, const SandboxLimits *l, SandboxCgroupMode mode,
+                               char *dirs[static _LIMITS_SLOT_MAX]) {
+        const uint64_t want[_LIMIT_KIND_MAX] = {l->memory_max, l->tasks_max, l->cpu_weight};
+        int r;
+
+        assert_return(g && l && dirs, -EINVAL);
+        assert_return(mode == SANDBOX_CGROUP_V1 || mode == SANDBOX_CGROUP_V2, -EINVAL);
+
+        /* The fallback nobody joined: its groups are empty. */
+        for (size_t i = 0; i < _LIMITS_SLOT_MAX; i++) {
+                g->procs_fds[i] = safe_close(g->procs_fds[i]);
+                if (g->dirs[i])
+                        (void) group_rmdir_tree(g->dirs[i], 0);
+                g->dirs[i] = mfree(g->dirs[i]);
+        }
+        for (size_t i = 0; i < g->n_missing; i++) {
+                g->missing[i].layer = mfree(g->missing[i].layer);
+                g->missing[i].reason = mfree(g->missing[i].reason);
+        }
+        g->n_missing = 0;
+        g->set_as = g->set_nproc = g->set_nice = false;
+
+        g->mode = mode;
+        g->scope = true;
+        for (size_t i = 0; i < _LIMITS_SLOT_MAX; i++)
+                g->dirs[i] = TAKE_PTR(dirs[i]);
+
+        for (LimitKind k = 0; k < _LIMIT_KIND_MAX; k++) {
+                static const char *const layer[_LIMIT_KIND_MAX] = {
+                        "systemd-scope-memory", "systemd-scope-pids", "systemd-scope-cpu"};
+                _cleanup_free_ char *reason = NULL;
+
+                g->via[k] = LIMITS_VIA_NONE;
+                g->effective[k] = 0;
+                if (want[k] == SANDBOX_LIMIT_UNSET)
+                        continue;
+                r = scope_read_limit(g, k, want[k], &g->effective[k], &reason);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        g->via[k] = LIMITS_VIA_SCOPE;
+                        continue;
+                }
+                r = group_add_missing(g, layer[k], reason);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const char *sandbox_limits_cgroup_kind(const SandboxLimitsGroup *g) {
+        if (!sandbox_limits_has_cgroup(g))
+                return "none";
+        if (g->scope)
+                return "systemd-scope";
+        return sandbox_cgroup_mode_to_string(g->mode);
+}
+
+const char *sandbox_limits_cgroup_dir(const SandboxLimitsGroup *g) {
+        if (!sandbox_limits_has_cgroup(g))
+                return NULL;
+        for (size_t i = 0; i < _LIMITS_SLOT_MAX; i++)
+                if (g->dirs[i])
+                        return g->dirs[i];
+        return NULL;
 }

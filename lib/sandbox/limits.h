@@ -5,6 +5,8 @@
  *   1. cgroup v2: a child group beneath our own cgroup when it is delegated to us (writable, with
  *      the memory/pids/cpu controllers available); we move ourselves into a leaf first, since v2
  *      forbids processes in inner groups.
+ *   (a transient systemd scope comes here, when a manager answers: sandbox-scope.c; this file then
+ *   prepares the next layer as its fallback and adopts the scope's groups once it holds the pid.)
  *   2. cgroup v1: the memory, pids and cpu controllers' hierarchies, a child group beneath our own
  *      group in each, when we may create one.
  *   3. rlimits: RLIMIT_AS for memory, RLIMIT_NPROC for tasks (not enforced for uid 0), nice for CPU
@@ -58,11 +60,28 @@ typedef struct SandboxLimitsSupport {
         char *reason_memory, *reason_pids, *reason_cpu;
 } SandboxLimitsSupport;
 
+/* Which cgroup layers the limits may use: the supervisor's --cgroup= option. */
+typedef enum SandboxCgroupChoice {
+        SANDBOX_CGROUP_CHOICE_AUTO, /* v2, else a systemd scope, else v1, else rlimits */
+        SANDBOX_CGROUP_CHOICE_V2, /* v2 or rlimits */
+        SANDBOX_CGROUP_CHOICE_SCOPE, /* a systemd scope, else v1, else rlimits (never v2) */
+        SANDBOX_CGROUP_CHOICE_V1, /* v1 or rlimits */
+        SANDBOX_CGROUP_CHOICE_NONE, /* rlimits only */
+        _SANDBOX_CGROUP_CHOICE_MAX,
+        _SANDBOX_CGROUP_CHOICE_INVALID = -EINVAL,
+} SandboxCgroupChoice;
+
+/* "auto", "v2", "scope", "v1", "none" */
+const char *sandbox_cgroup_choice_to_string(SandboxCgroupChoice c) _const_;
+SandboxCgroupChoice sandbox_cgroup_choice_from_string(const char *s) _pure_;
+
 /* Never fails for lack of cgroups (that is mode NONE with the reasons filled in); only for lack of
  * memory or an unreadable /proc. On v2 it may move the calling process into a leaf group: call it
  * once, early, from the supervisor's main process. Calling it again in the same process finds the
  * leaf and reuses it. */
 int sandbox_limits_detect(SandboxLimitsSupport *ret);
+/* The same, trying only the layers `choice` allows (a layer left out is given that as its reason). */
+int sandbox_limits_detect_choice(SandboxCgroupChoice choice, SandboxLimitsSupport *ret);
 void sandbox_limits_support_done(SandboxLimitsSupport *s);
 /* {"mode":"cgroup-v1","v2_parent":null,"v1":{"memory":"/sys/...","pids":...,"cpu":...},
  *  "reason":"...","memory_max":"cgroup-v1-memory","tasks_max":"cgroup-v1-pids","cpu_weight":...}
@@ -85,6 +104,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SandboxLimitsGroup *, sandbox_limits_group_free);
 
 /* In the child: join the group(s), then set the rlimits. Async-signal-safe. */
 int sandbox_limits_enter_in_child(const SandboxLimitsGroup *g);
+/* In the parent, for a child that waits (sandbox_clone_parked()): moves `pid` into the group(s) by
+ * writing it into their cgroup.procs. Returns 1, or 0 when there is no group. */
+int sandbox_limits_place(const SandboxLimitsGroup *g, pid_t pid);
 /* The same in two steps, for a child that enters a user namespace: join the groups before (a
  * cgroup or user namespace can forbid the move), set the rlimits after it, so that RLIMIT_NPROC
  * counts the processes of this sandbox's namespace rather than every process of the user. */
@@ -105,6 +127,17 @@ bool sandbox_limits_has_cgroup(const SandboxLimitsGroup *g) _pure_;
  * repeating while new pids show up (a fork bomb forks while we kill). Returns the number of
  * processes signalled (0 for cgroup.kill, which does not say), 0 without a cgroup. */
 int sandbox_limits_kill(SandboxLimitsGroup *g, int sig);
+/* The limits went to a systemd scope instead (sandbox-scope.c): removes the groups create() made as
+ * the fallback (nobody joined them), forgets its rlimits, and takes the scope's groups (`dirs`: in
+ * the memory, pids and cpu hierarchies for v1, dirs[0] alone for v2; NULL where there is none) for
+ * kill() and the report, reading each limit back from the scope's files. A limit that does not read
+ * back as asked is reported missing. The dirs are taken over; destroy() never removes them. */
+int sandbox_limits_adopt_scope(SandboxLimitsGroup *g, const SandboxLimits *limits, SandboxCgroupMode mode,
+                               char *dirs[static 3]);
+/* "systemd-scope", "cgroup-v2", "cgroup-v1", or "none" (rlimits only); and the group's first dir. */
+const char *sandbox_limits_cgroup_kind(const SandboxLimitsGroup *g);
+const char *sandbox_limits_cgroup_dir(const SandboxLimitsGroup *g);
+
 /* Kills what is left and removes the group(s); waits (bounded, about 2 s) for them to empty.
  * -EBUSY if they did not. Safe to call again; a no-op after it succeeded. */
 int sandbox_limits_destroy(SandboxLimitsGroup *g);

@@ -7,7 +7,8 @@ libtroupe_la_SOURCES += \
 libtroupe_la_SOURCES += \
         lib/sandbox/sandbox.c lib/sandbox/sandbox-internal.h \
         lib/sandbox/sandbox-support.c lib/sandbox/sandbox-landlock.c lib/sandbox/sandbox-seccomp.c \
-        lib/sandbox/sandbox-namespaces.c lib/sandbox/sandbox-caps.c lib/sandbox/sandbox-spawn.c
+        lib/sandbox/sandbox-namespaces.c lib/sandbox/sandbox-caps.c lib/sandbox/sandbox-spawn.c \
+        lib/sandbox/sandbox-scope.c
 
 # Forbidden things tried from inside a sandbox, each with its exact errno (bubblewrap's try-syscall).
 TESTS += test-sandbox

@@ -47,6 +47,12 @@ struct Sandbox {
         bool setpcap; /* the child holds CAP_SETPCAP when it drops capabilities */
 
         SandboxLimitsGroup *limits;
+        SandboxLimits limits_requested;
+
+        /* A transient systemd scope (sandbox-scope.c): the manager is borrowed from the support. */
+        SandboxScopeManager *scope_manager;
+        char *scope_unit, *scope_description;
+        bool scope_placed, scope_stopped;
 
         json_t *missing; /* [{"layer","reason"}] found by sandbox_prepare() */
 };
@@ -116,6 +122,13 @@ int sandbox_namespaces_enter_in_child(const Sandbox *s);
 /* Capabilities and no_new_privs (sandbox-caps.c). */
 int sandbox_caps_drop_in_child(const Sandbox *s);
 int sandbox_no_new_privs_in_child(void);
+
+/* Transient systemd scopes (sandbox-scope.c). */
+int sandbox_scope_start(SandboxScopeManager *m, const char *unit, const char *description,
+                        const SandboxLimits *l, pid_t pid, char **ret_reason);
+int sandbox_scope_stop(SandboxScopeManager *m, const char *unit);
+int sandbox_scope_cgroups(pid_t pid, const char *unit, SandboxCgroupMode *ret_mode,
+                          char *ret_dirs[static 3]);
 
 /* Adds {"layer": layer, "reason": printf(fmt)} to the missing list. */
 int sandbox_add_missing(Sandbox *s, const char *layer, const char *fmt, ...) _printf_(3, 4);

@@ -55,8 +55,23 @@ static int detect_namespaces(SandboxSupport *s) {
         return r < 0 ? r : 0;
 }
 
+/* A scope is the second layer: only when the choice allows one and v2 is not usable. */
+static int detect_scope(SandboxSupport *s) {
+        if (s->cgroup_choice != SANDBOX_CGROUP_CHOICE_AUTO &&
+            s->cgroup_choice != SANDBOX_CGROUP_CHOICE_SCOPE)
+                return asprintf_safe(&s->scope_reason, "not tried (--cgroup=%s)",
+                                     sandbox_cgroup_choice_to_string(s->cgroup_choice));
+        if (s->limits.mode == SANDBOX_CGROUP_V2)
+                return free_and_strdup(&s->scope_reason, "not needed: cgroup v2 is delegated to us");
+        return sandbox_scope_manager_connect(&s->scope, &s->scope_reason);
+}
+
 int sandbox_support_detect(SandboxSupport *ret) {
-        _cleanup_(sandbox_support_done) SandboxSupport s = {};
+        return sandbox_support_detect_choice(SANDBOX_CGROUP_CHOICE_AUTO, ret);
+}
+
+int sandbox_support_detect_choice(SandboxCgroupChoice choice, SandboxSupport *ret) {
+        _cleanup_(sandbox_support_done) SandboxSupport s = {.cgroup_choice = choice};
         const char *reason = NULL;
         int r;
 
@@ -83,7 +98,10 @@ int sandbox_support_detect(SandboxSupport *ret) {
         if (r < 0)
                 return r;
 
-        r = sandbox_limits_detect(&s.limits);
+        r = sandbox_limits_detect_choice(choice, &s.limits);
+        if (r < 0)
+                return r;
+        r = detect_scope(&s);
         if (r < 0)
                 return r;
 
@@ -99,6 +117,8 @@ void sandbox_support_done(SandboxSupport *s) {
         s->landlock_reason = mfree(s->landlock_reason);
         s->seccomp_reason = mfree(s->seccomp_reason);
         s->netns_reason = mfree(s->netns_reason);
+        s->scope = sandbox_scope_manager_free(s->scope);
+        s->scope_reason = mfree(s->scope_reason);
 }
 
 static int add_layer(json_t *layers, const char *layer, bool available, const char *detail) {
@@ -150,6 +170,9 @@ static int build_layers(const SandboxSupport *s, json_t *layers) {
                                                                  "no_new_privs makes it moot)");
         if (r >= 0)
                 r = add_layer(layers, "no-new-privs", true, "always");
+        if (r >= 0)
+                r = add_layer(layers, "systemd-scope", s->scope,
+                              s->scope ? sandbox_scope_manager_describe(s->scope) : strna(s->scope_reason));
         return r;
 }
 
@@ -168,6 +191,26 @@ int sandbox_support_to_json(const SandboxSupport *s, json_t **ret) {
         r = sandbox_limits_support_to_json(&s->limits, &limits);
         if (r < 0)
                 return r;
+        if (json_object_set_new(limits, "choice",
+                                json_string(sandbox_cgroup_choice_to_string(s->cgroup_choice))) < 0 ||
+            json_object_set_new(limits, "scope",
+                                s->scope ? json_string(sandbox_scope_manager_describe(s->scope))
+                                         : json_null()) < 0 ||
+            json_object_set_new(limits, "scope_reason",
+                                s->scope_reason ? json_string(s->scope_reason) : json_null()) < 0)
+                return -ENOMEM;
+        /* With a manager, every limit goes to the scope first (the layer named above is its fallback). */
+        if (s->scope)
+                for (size_t i = 0; i < 3; i++) {
+                        static const char *const keys[] = {"memory_max", "tasks_max", "cpu_weight"};
+                        json_t *fallback = json_object_get(limits, keys[i]);
+                        _cleanup_free_ char *t = NULL;
+
+                        if (asprintf_safe(&t, "systemd-scope (else %s)",
+                                          strna(json_string_value(fallback))) < 0 ||
+                            json_object_set_new(limits, keys[i], json_string(t)) < 0)
+                                return -ENOMEM;
+                }
 
         o = json_pack("{s:i, s:b, s:b, s:b, s:b, s:i, s:O, s:O}", "landlock_abi", s->landlock_abi, "seccomp",
                       s->seccomp, "user_namespaces", s->user_namespaces, "network_namespaces",

@@ -277,11 +277,22 @@ static int prepare_confined(Sandbox *s, const SandboxProfile *p, const SandboxSu
         if (r < 0)
                 return r;
 
-        /* Last: the only step that leaves something behind (a cgroup) to undo. */
+        /* Last: the only step that leaves something behind (a cgroup) to undo. With a systemd
+         * manager this is the fallback, used only if the scope cannot be made. */
+        s->limits_requested = p->limits;
         r = sandbox_limits_create(&support->limits, &p->limits, name, &s->limits);
-        if (r < 0)
+        if (r < 0) {
                 (void) asprintf_safe(reterr, "cannot set up the limits: %s", strerror(-r));
-        return r;
+                return r;
+        }
+        if (support->scope && support->limits.mode != SANDBOX_CGROUP_V2) {
+                s->scope_manager = support->scope;
+                if (asprintf_safe(&s->scope_unit, "troupe-%s.scope", name) < 0 ||
+                    asprintf_safe(&s->scope_description, "troupe process %s (%s profile)", name,
+                                  sandbox_profile_kind_to_string(p->kind)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 int sandbox_prepare(const SandboxProfile *p, const SandboxSupport *support, SandboxFilters *filters,
@@ -319,6 +330,8 @@ Sandbox *sandbox_free(Sandbox *s) {
                 return NULL;
         safe_close(s->ruleset_fd);
         sandbox_limits_group_free(s->limits);
+        free(s->scope_unit);
+        free(s->scope_description);
         json_decref(s->missing);
         free(s->ports);
         return mfree(s);
@@ -332,6 +345,10 @@ static int enter_layer(int r, const char *layer, const char **ret_layer) {
 }
 
 int sandbox_enter_in_child(const Sandbox *s, const char **ret_layer) {
+        return sandbox_enter_in_child_placed(s, /* placed= */ false, ret_layer);
+}
+
+int sandbox_enter_in_child_placed(const Sandbox *s, bool placed, const char **ret_layer) {
         int r;
 
         if (!s)
@@ -339,7 +356,8 @@ int sandbox_enter_in_child(const Sandbox *s, const char **ret_layer) {
         if (s->kind == SANDBOX_PROFILE_UNCONFINED)
                 return 0;
 
-        if (s->limits) {
+        /* Placed: the parent moved us into our groups, or into a scope that holds every limit. */
+        if (s->limits && !placed) {
                 r = sandbox_limits_join_in_child(s->limits);
                 if (r < 0)
                         return enter_layer(r, "cgroup", ret_layer);
@@ -350,7 +368,7 @@ int sandbox_enter_in_child(const Sandbox *s, const char **ret_layer) {
         /* After the user namespace exists: RLIMIT_NPROC counts the processes of the user in the
          * namespace it is set in, so set before, every fork() of an unprivileged sandbox would
          * already be over the limit. */
-        if (s->limits) {
+        if (s->limits && !(placed && s->scope_manager)) {
                 r = sandbox_limits_set_rlimits_in_child(s->limits);
                 if (r < 0)
                         return enter_layer(r, "rlimits", ret_layer);
@@ -397,6 +415,23 @@ static int report_applied(const Sandbox *s, json_t *applied) {
         return r;
 }
 
+static int report_scope(const Sandbox *s, json_t *o) {
+        json_t *scope;
+
+        if (json_object_set_new(o, "cgroup",
+                                json_string(s->limits ? sandbox_limits_cgroup_kind(s->limits) : "none")) < 0)
+                return -ENOMEM;
+        if (!s->scope_manager)
+                return 0;
+        scope = json_pack("{s:s, s:s, s:b, s:s?}", "unit", s->scope_unit, "manager",
+                          sandbox_scope_manager_describe(s->scope_manager), "placed", s->scope_placed,
+                          "cgroup",
+                          s->scope_placed && s->limits ? sandbox_limits_cgroup_dir(s->limits) : NULL);
+        if (!scope || json_object_set_new(o, "scope", scope) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int report_confined(const Sandbox *s, json_t *o) {
         _cleanup_json_ json_t *applied = json_array(), *missing = json_deep_copy(s->missing),
                               *limits = json_object(), *ports = json_array();
@@ -410,6 +445,9 @@ static int report_confined(const Sandbox *s, json_t *o) {
                         return r;
         }
         r = report_applied(s, applied);
+        if (r < 0)
+                return r;
+        r = report_scope(s, o);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s->n_ports && s->net == SANDBOX_NET_CONNECT; i++)
@@ -466,11 +504,69 @@ int sandbox_release(Sandbox *s) {
 
         assert_return(s, -EINVAL);
 
-        if (!s->limits)
-                return 0;
-        r = sandbox_limits_destroy(s->limits);
+        if (s->limits) {
+                r = sandbox_limits_destroy(s->limits);
+                if (r < 0)
+                        return r;
+                s->limits = sandbox_limits_group_free(s->limits);
+        }
+        /* Empty now: stopping it lets the manager remove its groups and collect the unit at once. */
+        if (s->scope_placed && !s->scope_stopped) {
+                r = sandbox_scope_stop(s->scope_manager, s->scope_unit);
+                if (r < 0)
+                        return r;
+                s->scope_stopped = true;
+        }
+        return 0;
+}
+
+bool sandbox_has_cgroups(const Sandbox *s) {
+        return s && s->kind != SANDBOX_PROFILE_UNCONFINED && !s->scope_manager &&
+               sandbox_limits_has_cgroup(s->limits);
+}
+
+int sandbox_place(const Sandbox *s, pid_t pid) {
+        assert_return(s, -EINVAL);
+        assert_return(pid > 0, -EINVAL);
+
+        return sandbox_limits_place(s->limits, pid);
+}
+
+bool sandbox_wants_scope(const Sandbox *s) {
+        return s && s->scope_manager;
+}
+
+int sandbox_scope_place(Sandbox *s, pid_t pid) {
+        _cleanup_free_ char *reason = NULL;
+        char *dirs[3] = {};
+        SandboxCgroupMode mode = SANDBOX_CGROUP_NONE;
+        int r;
+
+        assert_return(s && s->scope_manager && s->limits, -EINVAL);
+        assert_return(pid > 0, -EINVAL);
+
+        r = sandbox_scope_start(s->scope_manager, s->scope_unit, s->scope_description, &s->limits_requested,
+                                pid, &reason);
         if (r < 0)
                 return r;
-        s->limits = sandbox_limits_group_free(s->limits);
-        return 0;
+        if (r > 0) {
+                r = sandbox_scope_cgroups(pid, s->scope_unit, &mode, dirs);
+                if (r < 0) {
+                        /* The pid is in the scope but we cannot see its groups: kill() would miss what
+                         * it forks. Stop the scope (the waiting child dies with it) and fail. */
+                        (void) sandbox_scope_stop(s->scope_manager, s->scope_unit);
+                        return r;
+                }
+                r = sandbox_limits_adopt_scope(s->limits, &s->limits_requested, mode, dirs);
+                for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                        free(dirs[i]);
+                if (r < 0) {
+                        (void) sandbox_scope_stop(s->scope_manager, s->scope_unit);
+                        return r;
+                }
+                s->scope_placed = true;
+                return 1;
+        }
+        r = sandbox_add_missing(s, "systemd-scope", "%s: the limits went to the next layer", reason);
+        return r < 0 ? r : 0;
 }
