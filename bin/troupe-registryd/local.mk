@@ -13,9 +13,12 @@ troupe_registryd_SOURCES = \
         bin/troupe-registryd/registryd-consent.c \
         bin/troupe-registryd/registryd-consent-policy.c bin/troupe-registryd/registryd-consent-policy.h \
         bin/troupe-registryd/registryd-context.c \
+        bin/troupe-registryd/registryd-create.c \
+        bin/troupe-registryd/registryd-editor.c bin/troupe-registryd/registryd-editor.h \
         bin/troupe-registryd/registryd-events.c \
         bin/troupe-registryd/registryd-exec.c \
         bin/troupe-registryd/registryd-journal.c bin/troupe-registryd/registryd-journal.h \
+        bin/troupe-registryd/registryd-open.c \
         bin/troupe-registryd/registryd-publish.c \
         bin/troupe-registryd/registryd-task.c \
         bin/troupe-registryd/registryd-token.c \

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ActionRequest: privileged actions an agent asks the suite to perform for a task, outside its sandbox.
- * Each one goes token -> capability (pre-granted, stored grant or policy, else the user's consent) ->
- * audit row, durable -> perform; the agent gets one ActionResult, or CONSENT_PENDING first and the
- * final one, with the same request_id, once the user answered. The one action so far is exec.editor:
- * the supervisor runs the user's editor on the task's workspace, unconfined. */
+/* Privileged actions the suite performs for a task, outside its sandbox: asked for by the task's agent
+ * (ActionRequest) or by the user over the bus (OpenWorkspace(), registryd-open.c). Both go the same
+ * way: capability (pre-granted -- for an agent, carried in its token --, stored grant or policy, else
+ * the user's consent) -> audit row, durable -> perform; the asker gets one answer once decided (an
+ * agent: CONSENT_PENDING first when the user is asked, then the final ActionResult with the same
+ * request_id; a bus caller: the method's reply). The actions: exec.editor (the supervisor runs the
+ * user's editor on the task's workspace, unconfined) and capability.request (an agent asks for a
+ * lasting grant of a requestable capability, which the tokens of its later tasks then carry). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,15 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/capability.h"
 #include "basic/fd-util.h"
 #include "basic/log.h"
 #include "basic/string-util.h"
+#include "bus/bus-error.h"
 #include "json/json-util.h"
 #include "paths/path-resolve.h"
-#include "paths/paths.h"
+#include "registryd-editor.h"
 #include "registryd-privilege.h"
 
 #define ACTION_REQUEST_ID_MAX 64U
@@ -29,11 +33,6 @@
 /* ActionRequests in flight at once (most of them waiting for the user). */
 #define ACTIONS_PENDING_MAX 1024U
 
-#define EDITOR_WORDS_MAX 64U
-#define EDITOR_COMMAND_MAX 4096U
-#define TROUPE_CONF_FILE "troupe.conf"
-#define TROUPE_CONF_SIZE_MAX ((size_t) 64U * 1024U)
-#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 #define SUPERVISOR_BUS_NAME "org.troupe.Supervisor1"
 #define SUPERVISOR_PATH "/org/troupe/Supervisor1"
@@ -54,36 +53,57 @@ static const char *const editor_env_passed[] = {
         "LC_ALL",
 };
 
-typedef struct ActionType ActionType;
+typedef enum ActionKind {
+        ACTION_EDITOR,
+        ACTION_CAPABILITY_REQUEST,
+} ActionKind;
+
+typedef struct ActionType {
+        const char *name;
+        ActionKind kind;
+        const char *capability; /* NULL: the action's one argument names it */
+        size_t max_args;
+        /* What the user is asked, in the consent request's Reason. */
+        const char *what;
+} ActionType;
 
 struct ActionPending {
         Context *context; /* NULL once orphaned: the registry exits while its audit row is in flight */
-        IpcConnection *ipc; /* a reference: the result goes where the request came from, or nowhere */
+        /* Where the answer goes: the agent's connection (a reference) or the bus call (OpenWorkspace()). */
+        IpcConnection *ipc;
+        sd_bus_message *call;
         const ActionType *type;
         char *request_id;
         char *task_id;
         char *agent;
+        char *actor; /* who asked: the agent, or "user" for a bus caller */
+        char *capability; /* what is checked: the type's, or capability.request's argument */
+        AgentCard *card; /* a card loaded for an agent the registry has not seen since it started */
         char *path; /* exec.editor's argument, NULL for the workspace itself */
+        char *workspace; /* the task's, as it was when asked */
+        char *target; /* what the editor opens, once resolved */
         char *consent_id;
-        const char *granted_by; /* "token", "grant", "policy", "user" */
+        const char *granted_by; /* "token", "card", "grant", "policy", "user" */
+        uid_t caller_uid; /* a bus caller's */
+        pid_t caller_pid;
         /* Once allowed: what is spawned, kept while its audit row is being made durable. */
         char **argv;
-        char *workspace;
         bool audit_in_flight;
         sd_bus_slot *spawn_slot;
         LIST_FIELDS(ActionPending, actions);
 };
 
-struct ActionType {
-        const char *name;
-        const char *capability;
-        size_t max_args;
-        /* What the user is asked, in the consent request's Reason. */
-        const char *what;
-};
+/* The token an agent's request carries, checked again when its capability is pre-granted. */
+typedef struct ActionToken {
+        AgentConn *conn;
+        const void *data;
+        size_t size;
+} ActionToken;
 
 static const ActionType action_types[] = {
-        {"exec.editor", "exec.editor", 1, "open the task workspace in your editor"},
+        {"exec.editor", ACTION_EDITOR, "exec.editor", 1, "open the task workspace in your editor"},
+        {"capability.request", ACTION_CAPABILITY_REQUEST, NULL, 1,
+         "use it in the tasks it starts from now on (a lasting grant: answer allow-always to give it)"},
 };
 
 static const ActionType *action_type_find(const char *name) {
@@ -91,6 +111,19 @@ static const ActionType *action_type_find(const char *name) {
                 if (streq(action_types[i].name, name))
                         return &action_types[i];
         return NULL;
+}
+
+static const char *action_status_to_string(Troupe__V1__ActionStatus s) {
+        switch (s) {
+        case TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE:
+                return "done";
+        case TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED:
+                return "denied";
+        case TROUPE__V1__ACTION_STATUS__ACTION_STATUS_CONSENT_PENDING:
+                return "consent-pending";
+        default:
+                return "failed";
+        }
 }
 
 static ActionPending *action_pending_free(ActionPending *p) {
@@ -102,17 +135,50 @@ static ActionPending *action_pending_free(ActionPending *p) {
         }
         p->spawn_slot = sd_bus_slot_unref(p->spawn_slot);
         ipc_connection_unref(p->ipc);
+        sd_bus_message_unref(p->call);
         free(p->request_id);
         free(p->task_id);
         free(p->agent);
+        free(p->actor);
+        free(p->capability);
+        agent_card_free(p->card);
         free(p->path);
+        free(p->workspace);
+        free(p->target);
         free(p->consent_id);
         strv_free(p->argv);
-        free(p->workspace);
         return mfree(p);
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ActionPending *, action_pending_free);
+
+/* A new pending action on the context's list; the caller sets where its answer goes. */
+static int action_pending_new(Context *c, const ActionType *type, const char *request_id, Task *t,
+                              const char *actor, ActionPending **ret) {
+        _cleanup_(action_pending_freep) ActionPending *p = NULL;
+
+        p = calloc(1, sizeof(ActionPending));
+        if (!p)
+                return -ENOMEM;
+        p->context = c;
+        LIST_APPEND(actions, c->actions_head, c->actions_tail, p);
+        c->n_actions++;
+        p->type = type;
+        p->request_id = strdup(request_id);
+        p->task_id = strdup(t->id);
+        p->agent = strdup(t->agent_name);
+        p->actor = strdup(actor);
+        p->workspace = strdup(t->workspace);
+        if (!p->request_id || !p->task_id || !p->agent || !p->actor || !p->workspace)
+                return -ENOMEM;
+        if (type && type->capability) {
+                p->capability = strdup(type->capability);
+                if (!p->capability)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
 
 void action_free_all(Context *c) {
         while (c->actions_head) {
@@ -150,22 +216,34 @@ static int action_send_result(IpcConnection *ipc, const char *request_id, Troupe
         return ipc_connection_send(ipc, &e);
 }
 
+/* An answer to whoever asked: an ActionResult to the agent, or, for a final one, the reply to the
+ * bus call (which has no interim answer: it waits). */
+static int action_answer(ActionPending *p, Troupe__V1__ActionStatus status, const char *message) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (!p->call)
+                return action_send_result(p->ipc, p->request_id, status, message, p->consent_id);
+        if (status == TROUPE__V1__ACTION_STATUS__ACTION_STATUS_CONSENT_PENDING)
+                return 0;
+        msg = utf8_sanitize_copy(strempty(message), strlen(strempty(message)), ACTION_MESSAGE_MAX, NULL);
+        if (!msg)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(p->call, "ss", action_status_to_string(status), msg);
+}
+
 /* The final result of a pending action, which then is done. */
 static void action_finish(ActionPending *p, Troupe__V1__ActionStatus status, const char *message) {
         int r;
 
-        r = action_send_result(p->ipc, p->request_id, status, message, p->consent_id);
+        r = action_answer(p, status, message);
         if (r < 0)
-                log_debug_errno(
-                        r, "Failed to send the result of action %s (request %s) to agent %s, ignoring: %m",
-                        p->type->name, p->request_id, p->agent);
+                log_debug_errno(r, "Failed to send the result of action %s (request %s) to %s, ignoring: %m",
+                                p->type->name, p->request_id, p->call ? "the bus caller" : p->agent);
         log_full_errno_field(status == TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE ? LOG_INFO : LOG_NOTICE,
-                             0, "TASK", p->task_id, "Action %s of agent %s for task %s: %s%s%s.",
-                             p->type->name, p->agent, p->task_id,
-                             status == TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE     ? "done"
-                             : status == TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED ? "denied"
-                                                                                         : "failed",
-                             isempty(message) ? "" : ": ", strempty(message));
+                             0, "TASK", p->task_id, "Action %s of %s%s for task %s: %s%s%s.", p->type->name,
+                             p->call ? "the user via OpenWorkspace(), agent " : "agent ", p->agent,
+                             p->task_id, action_status_to_string(status), isempty(message) ? "" : ": ",
+                             strempty(message));
         action_pending_free(p);
 }
 
@@ -182,231 +260,21 @@ static void action_finishf(ActionPending *p, Troupe__V1__ActionStatus status, co
         action_finish(p, status, msg ?: format);
 }
 
+/* For a bus caller's action: how it came (the audit row names the caller's pid and uid). */
+static int action_detail_add_caller(ActionPending *p, json_t *detail) {
+        json_t *caller;
+
+        if (!p->call)
+                return 0;
+        caller = json_pack("{s:I, s:I, s:s?}", "pid", (json_int_t) p->caller_pid, "uid",
+                           (json_int_t) p->caller_uid, "sender", sd_bus_message_get_sender(p->call));
+        if (!caller || json_object_set_new(detail, "caller", caller) < 0 ||
+            json_object_set_new(detail, "via", json_string("OpenWorkspace")) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* ---- the editor ---- */
-
-/* Splits a command line into words the way a shell would, without running one: blanks separate,
- * '...' is literal, "..." and a backslash escape; nothing is expanded. */
-static int split_command(const char *s, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        _cleanup_free_ char *word = NULL;
-        size_t n = 0, len = strlen(s);
-        bool in_word = false;
-        char quote = 0;
-
-        if (len > EDITOR_COMMAND_MAX)
-                return -E2BIG;
-        word = malloc(len + 1);
-        if (!word)
-                return -ENOMEM;
-
-        for (const char *p = s;; p++) {
-                char ch = *p;
-
-                if (ch == 0 || (!quote && strchr(" \t\n", ch))) {
-                        if (quote)
-                                return -EINVAL;
-                        if (in_word) {
-                                word[n] = 0;
-                                if (strv_length(l) >= EDITOR_WORDS_MAX)
-                                        return -E2BIG;
-                                if (strv_extend(&l, word) < 0)
-                                        return -ENOMEM;
-                                n = 0;
-                                in_word = false;
-                        }
-                        if (ch == 0)
-                                break;
-                        continue;
-                }
-                in_word = true;
-                if (quote == '\'') {
-                        if (ch == '\'')
-                                quote = 0;
-                        else
-                                word[n++] = ch;
-                } else if (ch == '\\' && (!quote || p[1] == '"' || p[1] == '\\')) {
-                        if (p[1] == 0)
-                                return -EINVAL;
-                        word[n++] = *++p;
-                } else if (ch == '"' || (!quote && ch == '\''))
-                        quote = quote ? 0 : ch;
-                else
-                        word[n++] = ch;
-        }
-        if (!l)
-                return -ENOENT;
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-static bool is_executable_file(const char *path) {
-        struct stat st;
-
-        return stat(path, &st) >= 0 && S_ISREG(st.st_mode) && access(path, X_OK) >= 0;
-}
-
-/* The absolute path of `name`: itself when it has a slash (then it must be absolute), else the first
- * executable of that name in the registry's $PATH. */
-static int find_executable(const char *name, char **ret) {
-        const char *path, *p;
-
-        if (strchr(name, '/')) {
-                if (name[0] != '/' || !is_executable_file(name))
-                        return -ENOENT;
-                return (*ret = strdup(name)) ? 0 : -ENOMEM;
-        }
-        path = getenv("PATH");
-        for (p = isempty(path) ? DEFAULT_PATH : path; *p;) {
-                size_t k = strcspn(p, ":");
-                _cleanup_free_ char *candidate = NULL;
-
-                /* Relative entries would depend on our working directory: skipped. */
-                if (k > 0 && p[0] == '/') {
-                        if (asprintf_safe(&candidate, "%.*s/%s", (int) k, p, name) < 0)
-                                return -ENOMEM;
-                        if (is_executable_file(candidate)) {
-                                *ret = TAKE_PTR(candidate);
-                                return 0;
-                        }
-                }
-                p += k;
-                if (*p == ':')
-                        p++;
-        }
-        return -ENOENT;
-}
-
-/* `editor=` in troupe.conf: the last one wins; NULL when there is none. */
-static int troupe_conf_editor(char **ret) {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL, *value = NULL;
-        int r;
-
-        r = troupe_path_get(TROUPE_PATH_CONFIG, &dir);
-        if (r == -ENXIO) {
-                /* No $HOME and no override: there is no config file to read. */
-                *ret = NULL;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        path = strjoin(dir, "/" TROUPE_CONF_FILE);
-        if (!path)
-                return -ENOMEM;
-        r = read_full_file_at(AT_FDCWD, path, TROUPE_CONF_SIZE_MAX, &text, NULL);
-        if (r == -ENOENT) {
-                *ret = NULL;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-
-        for (char *line = text, *next; line; line = next) {
-                char *v, *end;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
-                line += strspn(line, " \t");
-                if (!startswith(line, "editor"))
-                        continue;
-                v = line + strlen("editor");
-                v += strspn(v, " \t");
-                if (*v != '=')
-                        continue;
-                v++;
-                v += strspn(v, " \t");
-                for (end = v + strlen(v); end > v && strchr(" \t\r", end[-1]); end--)
-                        ;
-                *end = 0;
-                r = free_and_strdup(&value, isempty(v) ? NULL : v);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(value);
-        return 0;
-}
-
-/* Sets *reterr to the message for the agent and returns `error` (-ENOMEM if even that fails). */
-static int editor_fail(char **reterr, int error, const char *format, ...) _printf_(3, 4);
-static int editor_fail(char **reterr, int error, const char *format, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = vasprintf(reterr, format, ap);
-        va_end(ap);
-        if (r < 0) {
-                *reterr = NULL;
-                return -ENOMEM;
-        }
-        return error;
-}
-
-/* `command` as argv with argv[0] made absolute; -ENOENT when it is not installed, and then
- * *ret_missing (if given) is the program it names. */
-static int editor_command(const char *command, char ***ret, char **ret_missing) {
-        _cleanup_strv_free_ char **argv = NULL;
-        char *exe;
-        int r;
-
-        r = split_command(command, &argv);
-        if (r < 0)
-                return r;
-        r = find_executable(argv[0], &exe);
-        if (r == -ENOENT && ret_missing) {
-                *ret_missing = strdup(argv[0]);
-                if (!*ret_missing)
-                        return -ENOMEM;
-        }
-        if (r < 0)
-                return r;
-        free(argv[0]);
-        argv[0] = exe;
-        *ret = TAKE_PTR(argv);
-        return 0;
-}
-
-/* The editor command as argv with argv[0] absolute: $TROUPE_EDITOR, else editor= in troupe.conf (an
- * explicit choice that is not installed is an error, not a reason to pick another), else the first
- * of code, $VISUAL and xdg-open that is installed. */
-static int editor_resolve(char ***ret, char **reterr) {
-        _cleanup_free_ char *conf = NULL, *missing = NULL;
-        const char *explicit, *from = "$TROUPE_EDITOR";
-        const char *fallbacks[] = {"code", getenv("VISUAL"), "xdg-open"};
-        int r;
-
-        explicit = getenv("TROUPE_EDITOR");
-        if (isempty(explicit)) {
-                r = troupe_conf_editor(&conf);
-                if (r < 0)
-                        return editor_fail(reterr, r, "cannot read %s: %s", TROUPE_CONF_FILE, strerror(-r));
-                explicit = conf;
-                from = "editor= in " TROUPE_CONF_FILE;
-        }
-        if (!isempty(explicit)) {
-                r = editor_command(explicit, ret, &missing);
-                if (r == -ENOENT && missing)
-                        return editor_fail(reterr, r,
-                                           "editor '%s' (from %s) is not installed or not in PATH", missing,
-                                           from);
-                if (r < 0 && r != -ENOMEM)
-                        return editor_fail(reterr, r,
-                                           "the editor command from %s cannot be split into words", from);
-                return r;
-        }
-
-        for (size_t i = 0; i < ELEMENTSOF(fallbacks); i++) {
-                if (isempty(fallbacks[i]))
-                        continue;
-                r = editor_command(fallbacks[i], ret, NULL);
-                if (r >= 0 || r == -ENOMEM)
-                        return r;
-        }
-        return editor_fail(
-                reterr, -ENOENT,
-                "no editor found: set $TROUPE_EDITOR or editor= in %s (tried code, $VISUAL, xdg-open)",
-                TROUPE_CONF_FILE);
-}
 
 /* What the editor opens: the workspace, or `path` beneath it, checked with openat2() so that ".." and
  * symlinks cannot lead it anywhere else. */
@@ -466,9 +334,7 @@ static int on_spawn_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         p->spawn_slot = sd_bus_slot_unref(p->spawn_slot);
         if (e) {
                 action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED,
-                               "the supervisor could not start "
-                               "the editor: %s",
-                               e->message ?: e->name);
+                               "the supervisor could not start the editor: %s", e->message ?: e->name);
                 return 0;
         }
         if (sd_bus_message_read(reply, "so", &id, &path) < 0) {
@@ -476,8 +342,12 @@ static int on_spawn_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
                               "the supervisor's reply to Spawn was not understood");
                 return 0;
         }
-        action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE,
-                       "the editor is running (process %s)", id);
+        if (p->call)
+                action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE, "opened %s with %s",
+                               p->target, p->argv[0]);
+        else
+                action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE,
+                               "the editor is running (process %s)", id);
         return 0;
 }
 
@@ -540,13 +410,23 @@ static void on_action_audited(Context *c, int error, void *userdata) {
                                registry_audit_unavailable(c) ?: strerror(-error));
                 return;
         }
+        switch (p->type->kind) {
+        case ACTION_CAPABILITY_REQUEST:
+                action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DONE,
+                               "%s is granted to agent %s (by %s): the tokens of the tasks it starts from "
+                               "now on carry it",
+                               p->capability, p->agent, p->granted_by);
+                return;
+        case ACTION_EDITOR:
+                break;
+        }
         r = editor_spawn(p);
         if (r < 0)
                 action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED,
                                "failed to ask the supervisor to start the editor: %s", strerror(-r));
 }
 
-/* Appends the action's row; the editor starts once it is durable (on_action_audited()). */
+/* Appends the action's row; the action is performed once it is durable (on_action_audited()). */
 static void action_record(ActionPending *p) {
         _cleanup_json_ json_t *detail = NULL, *argv = NULL;
         int r;
@@ -557,14 +437,19 @@ static void action_record(ActionPending *p) {
         STRV_FOREACH (a, p->argv)
                 if (json_array_append_new(argv, json_string(*a)) < 0)
                         goto oom;
-        detail = json_pack("{s:s, s:s, s:O, s:s, s:s?, s:s}", "action", p->type->name, "request",
-                           p->request_id, "argv", argv, "granted_by", p->granted_by, "consent",
-                           p->consent_id, "profile", "unconfined");
-        if (!detail)
+        if (p->type->kind == ACTION_EDITOR)
+                detail = json_pack("{s:s, s:s, s:O, s:s, s:s?, s:s}", "action", p->type->name, "request",
+                                   p->request_id, "argv", argv, "granted_by", p->granted_by, "consent",
+                                   p->consent_id, "profile", "unconfined");
+        else
+                detail = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "action", p->type->name, "request",
+                                   p->request_id, "capability", p->capability, "granted_by", p->granted_by,
+                                   "consent", p->consent_id);
+        if (!detail || action_detail_add_caller(p, detail) < 0)
                 goto oom;
 
         p->audit_in_flight = true;
-        r = registry_audit(p->context, p->agent, "action", p->task_id, p->agent, detail, on_action_audited,
+        r = registry_audit(p->context, p->actor, "action", p->task_id, p->agent, detail, on_action_audited,
                            p);
         if (r < 0) {
                 p->audit_in_flight = false;
@@ -579,27 +464,35 @@ oom:
 }
 
 /* Allowed: find what to run (again: the workspace and the config may have changed while the user
- * was asked), then record it. */
+ * was asked), then record it. An agent's action needs its task still running; the user's
+ * (OpenWorkspace()) does not: a finished task's workspace is opened too. */
 static void action_perform(ActionPending *p) {
-        _cleanup_free_ char *err = NULL, *target = NULL;
+        _cleanup_free_ char *err = NULL;
         const char *reason = NULL;
         Task *t;
         int r;
 
         t = task_get(p->context, p->task_id);
-        if (!t || task_state_is_final(t->state)) {
+        if (!p->call && (!t || task_state_is_final(t->state))) {
                 action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED, "the task has ended");
                 return;
         }
-        if (free_and_strdup(&p->workspace, t->workspace) < 0)
-                goto oom;
-        r = editor_target(t->workspace, p->path, &target, &reason);
+        switch (p->type->kind) {
+        case ACTION_CAPABILITY_REQUEST:
+                action_record(p);
+                return;
+        case ACTION_EDITOR:
+                break;
+        }
+        p->target = mfree(p->target);
+        r = editor_target(p->workspace, p->path, &p->target, &reason);
         if (r == -ENOMEM)
                 goto oom;
         if (r < 0) {
                 action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED, reason);
                 return;
         }
+        p->argv = strv_free(p->argv);
         r = editor_resolve(&p->argv, &err);
         if (r < 0 && !err)
                 goto oom;
@@ -607,7 +500,7 @@ static void action_perform(ActionPending *p) {
                 action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED, err);
                 return;
         }
-        if (strv_extend(&p->argv, target) < 0)
+        if (strv_extend(&p->argv, p->target) < 0)
                 goto oom;
         action_record(p);
         return;
@@ -616,11 +509,25 @@ oom:
         action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED, "out of memory");
 }
 
+static void action_ask(ActionPending *p, Task *t);
+
 static void on_consent_answered(Context *c, const char *consent_id, ConsentDecision d, void *userdata) {
         ActionPending *p = userdata;
+        Task *t;
 
         switch (d) {
         case CONSENT_ALLOW_ONCE:
+                if (p->type->kind == ACTION_CAPABILITY_REQUEST) {
+                        /* A capability reaches a task only through its token, minted when the task
+                         * starts: a grant for this answer alone would reach nothing. */
+                        action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED,
+                                       "allowed once, which grants nothing: %s reaches a task through its "
+                                       "token, minted when the task starts; the user must answer "
+                                       "allow-always",
+                                       p->capability);
+                        return;
+                }
+                _fallthrough_;
         case CONSENT_ALLOW_ALWAYS:
                 p->granted_by = "user";
                 action_perform(p);
@@ -634,6 +541,14 @@ static void on_consent_answered(Context *c, const char *consent_id, ConsentDecis
                                (uint64_t) (c->consent_timeout_usec / USEC_PER_SEC));
                 return;
         case CONSENT_CANCELED:
+                /* The user's own request is about the workspace, which outlives the task: asked
+                 * again, now for the finished task (whose requests are not canceled any more). */
+                t = p->call ? task_get(c, p->task_id) : NULL;
+                if (t && task_state_is_final(t->state)) {
+                        p->consent_id = mfree(p->consent_id);
+                        action_ask(p, t);
+                        return;
+                }
                 action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED,
                               "the task ended before the user answered");
                 return;
@@ -649,13 +564,13 @@ static void action_audit_refusal(ActionPending *p, const char *why) {
         _cleanup_json_ json_t *detail = NULL;
         int r;
 
-        detail = json_pack("{s:s, s:s, s:s, s:s}", "action", p->type->name, "capability",
-                           p->type->capability, "request", p->request_id, "reason", why);
-        if (!detail) {
+        detail = json_pack("{s:s, s:s, s:s, s:s}", "action", p->type->name, "capability", p->capability,
+                           "request", p->request_id, "reason", why);
+        if (!detail || action_detail_add_caller(p, detail) < 0) {
                 log_oom();
                 return;
         }
-        r = registry_audit(p->context, p->agent, "action-denied", p->task_id, p->agent, detail, NULL, NULL);
+        r = registry_audit(p->context, p->actor, "action-denied", p->task_id, p->agent, detail, NULL, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to audit the refusal of %s for agent %s, ignoring: %m",
                                   p->type->name, p->agent);
@@ -668,10 +583,10 @@ static void action_audit_decision(ActionPending *p, ConsentSource by, bool allow
         _cleanup_json_ json_t *detail = NULL;
         int r;
 
-        detail = json_pack("{s:s, s:s, s:s, s:s, s:s}", "capability", p->type->capability, "decision",
+        detail = json_pack("{s:s, s:s, s:s, s:s, s:s}", "capability", p->capability, "decision",
                            allow ? "allow" : "deny", "by", consent_source_to_string(by), "action",
                            p->type->name, "request", p->request_id);
-        if (!detail) {
+        if (!detail || action_detail_add_caller(p, detail) < 0) {
                 log_oom();
                 return;
         }
@@ -681,26 +596,70 @@ static void action_audit_decision(ActionPending *p, ConsentSource by, bool allow
                                   p->agent);
 }
 
-/* Token, then capability: pre-granted (and in the token), stored grant or policy, else the user. */
-static void action_authorize(ActionPending *p, AgentConn *conn, Task *t, const void *token,
-                             size_t token_size) {
-        _cleanup_free_ char *reason = NULL, *err = NULL;
-        const char *cap = p->type->capability;
-        /* The installed card, the one the token was minted from: not the copy the agent sent. */
-        const AgentCard *card = registry_agent_card(p->context, p->agent);
+/* Nothing decides without the user: a consent request, answered in on_consent_answered(). */
+static void action_ask(ActionPending *p, Task *t) {
+        _cleanup_free_ char *reason = NULL;
+        int r;
+
+        if (p->type->kind == ACTION_CAPABILITY_REQUEST)
+                r = asprintf_safe(&reason, "%s: %s", p->capability, p->type->what);
+        else if (p->path)
+                r = asprintf_safe(&reason, "%s: %s", p->type->what, p->path);
+        else
+                r = asprintf_safe(&reason, "%s", p->type->what);
+        if (r < 0)
+                goto oom;
+        r = consent_request(p->context, t, p->capability, reason, on_consent_answered, p, &p->consent_id);
+        if (r == -ENOMEM)
+                goto oom;
+        if (r < 0) {
+                action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED, "cannot ask the user: %s",
+                               r == -ENOBUFS ? "too many consent requests are waiting" : strerror(-r));
+                return;
+        }
+        r = action_answer(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_CONSENT_PENDING,
+                          "waiting for the user's consent");
+        if (r < 0)
+                log_debug_errno(r, "Failed to tell agent %s that consent is pending, ignoring: %m",
+                                p->agent);
+        return;
+oom:
+        log_oom();
+        action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED, "out of memory");
+}
+
+/* The agent's card as installed: the one its tokens were minted from, not the copy it sent. For an
+ * agent the registry has not seen since it started (the user opens an old task's workspace), read
+ * from the card directories now. */
+static const AgentCard *action_card(ActionPending *p) {
+        if (agent_get(p->context, p->agent))
+                return registry_agent_card(p->context, p->agent);
+        if (!p->card)
+                (void) registry_agent_card_load(p->agent, &p->card);
+        return p->card;
+}
+
+/* Capability: pre-granted by the card (and for an agent, in its token), stored grant or policy, else
+ * the user. `tok` is the agent's token, NULL for the user's own request over the bus. */
+static void action_authorize(ActionPending *p, Task *t, const ActionToken *tok) {
+        _cleanup_free_ char *err = NULL;
+        const char *cap = p->capability;
+        const AgentCard *card = action_card(p);
         ConsentSource by = _CONSENT_SOURCE_INVALID;
         Task *checked;
         int r;
 
         if (card && strv_contains(card->permissions.capabilities, cap)) {
-                r = registry_token_check(p->context, conn, p->task_id, token, token_size, cap, &checked,
-                                         &err);
-                if (r < 0) {
-                        action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED,
-                                      err ?: "token refused");
-                        return;
+                if (tok) {
+                        r = registry_token_check(p->context, tok->conn, p->task_id, tok->data, tok->size,
+                                                 cap, &checked, &err);
+                        if (r < 0) {
+                                action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED,
+                                              err ?: "token refused");
+                                return;
+                        }
                 }
-                p->granted_by = "token";
+                p->granted_by = tok ? "token" : "card";
                 action_perform(p);
                 return;
         }
@@ -731,41 +690,65 @@ static void action_authorize(ActionPending *p, AgentConn *conn, Task *t, const v
                                "%s is denied by the consent policy", cap);
                 return;
         }
-
-        if (p->path)
-                r = asprintf_safe(&reason, "%s: %s", p->type->what, p->path);
-        else
-                r = asprintf_safe(&reason, "%s", p->type->what);
-        if (r < 0)
-                goto oom;
-        r = consent_request(p->context, t, cap, reason, on_consent_answered, p, &p->consent_id);
-        if (r == -ENOMEM)
-                goto oom;
-        if (r < 0) {
-                action_finishf(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED, "cannot ask the user: %s",
-                               r == -ENOBUFS ? "too many consent requests are waiting" : strerror(-r));
-                return;
-        }
-        r = action_send_result(p->ipc, p->request_id,
-                               TROUPE__V1__ACTION_STATUS__ACTION_STATUS_CONSENT_PENDING,
-                               "waiting for the user's consent", p->consent_id);
-        if (r < 0)
-                log_debug_errno(r, "Failed to tell agent %s that consent is pending, ignoring: %m",
-                                p->agent);
-        return;
-oom:
-        log_oom();
-        action_finish(p, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED, "out of memory");
+        action_ask(p, t);
 }
 
 /* What the request names, checked before anything is asked or done. NULL when fine, else why not. */
 static const char *action_check_args(const Troupe__V1__ActionRequest *ar, const ActionType *type) {
-        if (ar->n_args > ACTION_ARGS_MAX || ar->n_args > type->max_args)
-                return "too many arguments: exec.editor takes at most one, a path relative to the workspace";
-        if (ar->n_args == 1 && path_validate_relative(ar->args[0], strlen(ar->args[0])) < 0)
-                return "args[0] must be a path relative to the workspace, without '..', '.' or a leading "
-                       "'/'";
-        return NULL;
+        const char *reason = NULL;
+
+        switch (type->kind) {
+        case ACTION_EDITOR:
+                if (ar->n_args > ACTION_ARGS_MAX || ar->n_args > type->max_args)
+                        return "too many arguments: exec.editor takes at most one, a path relative to the "
+                               "workspace";
+                if (ar->n_args == 1 && path_validate_relative(ar->args[0], strlen(ar->args[0])) < 0)
+                        return "args[0] must be a path relative to the workspace, without '..', '.' or a "
+                               "leading '/'";
+                return NULL;
+        case ACTION_CAPABILITY_REQUEST:
+                if (ar->n_args != 1)
+                        return "capability.request takes one argument, the capability";
+                if (capability_check(ar->args[0], &reason) < 0)
+                        return "args[0] must be a capability (docs/agent-card.md)";
+                return NULL;
+        }
+        return "unknown action";
+}
+
+/* FAILED at once for bad arguments: -EINVAL (the request is done), or -ENOMEM. */
+static int action_refuse_args(ActionPending *p, const char *why) {
+        int r = action_send_result(p->ipc, p->request_id, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED,
+                                   why, NULL);
+        return r == -ENOMEM ? r : -EINVAL;
+}
+
+/* The rest of an agent's request, once its token and the action are known to be good. */
+static int action_request_args(ActionPending *p, const Troupe__V1__ActionRequest *ar, Task *t) {
+        _cleanup_free_ char *target = NULL;
+        const char *reason = NULL, *bad;
+        int r;
+
+        bad = action_check_args(ar, p->type);
+        if (bad)
+                return action_refuse_args(p, bad);
+        if (p->type->kind == ACTION_CAPABILITY_REQUEST) {
+                p->capability = strdup(ar->args[0]);
+                return p->capability ? 0 : -ENOMEM;
+        }
+        if (ar->n_args == 0)
+                return 0;
+        p->path = strdup(ar->args[0]);
+        if (!p->path)
+                return -ENOMEM;
+        /* Checked now so the user is not asked about a path that cannot be opened; checked again
+         * when performing, since the workspace may change while the user thinks. */
+        r = editor_target(t->workspace, p->path, &target, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return action_refuse_args(p, reason);
+        return 0;
 }
 
 int action_handle_request(AgentConn *conn, const IpcEnvelope *e) {
@@ -773,7 +756,7 @@ int action_handle_request(AgentConn *conn, const IpcEnvelope *e) {
         _cleanup_(action_pending_freep) ActionPending *p = NULL;
         _cleanup_free_ char *err = NULL;
         Context *c = conn->context;
-        const char *bad;
+        const ActionType *type;
         Task *t;
         int r;
 
@@ -786,59 +769,100 @@ int action_handle_request(AgentConn *conn, const IpcEnvelope *e) {
                                           TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED,
                                           "too many actions in flight; try again later", NULL);
 
-        p = calloc(1, sizeof(ActionPending));
-        if (!p)
-                return -ENOMEM;
-        p->request_id = strdup(ar->request_id);
-        p->agent = strdup(conn->agent->name);
-        p->task_id = strdup(strempty(ar->task_id));
-        if (!p->request_id || !p->agent || !p->task_id)
-                return -ENOMEM;
-        p->ipc = ipc_connection_ref(conn->ipc);
-        p->context = c;
-        LIST_APPEND(actions, c->actions_head, c->actions_tail, p);
-        c->n_actions++;
-
         r = registry_token_check(c, conn, ar->task_id, ar->token.data, ar->token.len, NULL, &t, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                action_send_result(p->ipc, p->request_id, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED,
-                                   err ?: "capability token refused", NULL);
+                (void) action_send_result(conn->ipc, ar->request_id,
+                                          TROUPE__V1__ACTION_STATUS__ACTION_STATUS_DENIED,
+                                          err ?: "capability token refused", NULL);
                 return 0;
         }
 
-        p->type = action_type_find(ar->action);
-        if (!p->type || strlen(ar->action) > ACTION_NAME_MAX) {
-                action_send_result(p->ipc, p->request_id, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED,
-                                   "unknown action", NULL);
+        type = strlen(ar->action) <= ACTION_NAME_MAX ? action_type_find(ar->action) : NULL;
+        if (!type) {
+                (void) action_send_result(conn->ipc, ar->request_id,
+                                          TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED, "unknown action",
+                                          NULL);
                 return 0;
         }
-        bad = action_check_args(ar, p->type);
-        if (bad) {
-                action_send_result(p->ipc, p->request_id, TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED,
-                                   bad, NULL);
+        r = action_pending_new(c, type, ar->request_id, t, conn->agent->name, &p);
+        if (r < 0)
+                return r;
+        p->ipc = ipc_connection_ref(conn->ipc);
+        r = action_request_args(p, ar, t);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
                 return 0;
-        }
-        if (ar->n_args == 1) {
-                _cleanup_free_ char *target = NULL;
-                const char *reason = NULL;
 
-                p->path = strdup(ar->args[0]);
+        action_authorize(TAKE_PTR(p), t, &(ActionToken){conn, ar->token.data, ar->token.len});
+        return 0;
+}
+
+int action_open_workspace(Context *c, Task *t, const char *path, sd_bus_message *call, sd_bus_error *error) {
+        _cleanup_(action_pending_freep) ActionPending *p = NULL;
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_free_ char *target = NULL, *request_id = NULL;
+        const char *reason = NULL;
+        uint64_t cookie = 0;
+        uid_t uid;
+        pid_t pid = 0;
+        int r;
+
+        /* The bus policy admits only our own uid; checked here too, so a policy mistake opens nothing. */
+        r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return bus_error_set_errnof(error, r, "Failed to identify the caller: %m");
+        if (uid != geteuid())
+                return bus_error_setf(error, BUS_ERROR_PERMISSION_DENIED,
+                                      "Only the user running the registry (uid %u) may open its workspaces.",
+                                      (unsigned) geteuid());
+        (void) sd_bus_creds_get_pid(creds, &pid);
+
+        if (c->n_actions >= ACTIONS_PENDING_MAX)
+                return bus_error_setf(error, BUS_ERROR_OVERLOADED,
+                                      "Too many actions are in flight (%u); try again later.",
+                                      ACTIONS_PENDING_MAX);
+        if (path && path_validate_relative(path, strlen(path)) < 0)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS,
+                                      "Option path must be a path relative to the workspace of task %s, "
+                                      "without '..', '.', '//' or a leading '/'.",
+                                      t->id);
+        if (access(t->workspace, F_OK) < 0) {
+                _cleanup_free_ char *msg = NULL;
+
+                if (asprintf_safe(&msg, "the workspace %s of task %s is gone (removed, or moved aside)",
+                                  t->workspace, t->id) < 0)
+                        return -ENOMEM;
+                return sd_bus_reply_method_return(call, "ss", "failed", msg);
+        }
+        r = editor_target(t->workspace, path, &target, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return bus_error_setf(error, BUS_ERROR_INVALID_ARGS, "Option path '%s': %s.", strempty(path),
+                                      strna(reason));
+
+        (void) sd_bus_message_get_cookie(call, &cookie);
+        r = asprintf_safe(&request_id, "bus:%s/%" PRIu64, strna(sd_bus_message_get_sender(call)), cookie);
+        if (r < 0)
+                return -ENOMEM;
+        r = action_pending_new(c, action_type_find("exec.editor"), request_id, t, "user", &p);
+        if (r < 0)
+                return r;
+        p->call = sd_bus_message_ref(call);
+        p->caller_uid = uid;
+        p->caller_pid = pid;
+        if (path) {
+                p->path = strdup(path);
                 if (!p->path)
                         return -ENOMEM;
-                /* Checked now so the user is not asked about a path that cannot be opened; checked
-                 * again when performing, since the workspace may change while the user thinks. */
-                r = editor_target(t->workspace, p->path, &target, &reason);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0) {
-                        action_send_result(p->ipc, p->request_id,
-                                           TROUPE__V1__ACTION_STATUS__ACTION_STATUS_FAILED, reason, NULL);
-                        return 0;
-                }
         }
-
-        action_authorize(TAKE_PTR(p), conn, t, ar->token.data, ar->token.len);
-        return 0;
+        action_authorize(TAKE_PTR(p), t, NULL);
+        /* Answered once decided, maybe already. */
+        return 1;
 }

@@ -68,10 +68,16 @@ void conn_close(AgentConn *conn, int reason, const char *message) {
         (void) ipc_connection_close(conn->ipc, reason);
 }
 
-int conn_send_start_task(AgentConn *conn, const Task *t, const char *params_json, const void *token,
+int conn_send_start_task(AgentConn *conn, const Task *t, const char *params_json,
+                         const Troupe__V1__BootstrapParams *bootstrap, const void *token,
                          size_t token_size) {
         IpcEnvelope e = TROUPE__V1__ENVELOPE__INIT;
         Troupe__V1__StartTask st = TROUPE__V1__START_TASK__INIT;
+
+        if (bootstrap) {
+                st.typed_params_case = TROUPE__V1__START_TASK__TYPED_PARAMS_BOOTSTRAP;
+                st.bootstrap = (Troupe__V1__BootstrapParams *) bootstrap;
+        }
 
         st.task_id = (char *) t->id;
         st.workspace = t->workspace;

@@ -177,6 +177,8 @@ static void exec_finish(Exec *e, const char *error) {
         Troupe__V1__ExecResult res = TROUPE__V1__EXEC_RESULT__INIT;
         _cleanup_free_ char *msg = NULL, *timeout_msg = NULL;
         Agent *a = agent_get(e->context, e->agent);
+        char task_id[TASK_ID_LEN + 1];
+        Context *c;
         int r;
 
         if (!error && e->timed_out) {
@@ -217,7 +219,11 @@ static void exec_finish(Exec *e, const char *error) {
                                  "Failed to send the result of exec %s to agent %s, ignoring: %m",
                                  e->request_id, e->agent);
         }
+        memcpy(task_id, e->task_id, sizeof(task_id));
+        c = e->context;
         exec_free(e);
+        /* The task may have ended waiting for its last command to remove its workspace. */
+        task_exec_done(c, task_id);
 }
 
 static void exec_finishf(Exec *e, const char *format, ...) _printf_(2, 3);
@@ -777,7 +783,7 @@ static int exec_resolve_cwd(const char *workspace, const char *cwd, char **ret, 
         return 0;
 }
 
-static size_t exec_count_task(Context *c, const char *task_id) {
+size_t exec_count_task(Context *c, const char *task_id) {
         size_t n = 0;
 
         LIST_FOREACH(execs, e, c->execs_head) {

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "agent/typed-params.h"
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "bus/bus-util.h"
 #include "json/json-util.h"
 #include "registryd-privilege.h"
+#include "registryd-workspace.h"
 #include "registryd.h"
 
 static const char *const task_state_table[_TASK_STATE_MAX] = {
@@ -181,6 +183,32 @@ int task_log(Task *t, const char *stream, const char *text) {
         return task_journal_event(t, "log", p);
 }
 
+int task_log_workspace(Task *t, const char *text) {
+        _cleanup_json_ json_t *p = NULL;
+
+        /* "workspace_disposable" is how task_load() knows it again after a restart. */
+        p = json_pack("{s:s, s:s, s:b}", "stream", "registry", "text", text, "workspace_disposable",
+                      t->workspace_disposable);
+        if (!p)
+                return -ENOMEM;
+        return task_journal_event(t, "log", p);
+}
+
+static int task_load_workspace_event(uint64_t seq, uint64_t time_usec, const char *type, const char *payload,
+                                     void *userdata) {
+        _cleanup_json_ json_t *v = NULL;
+        Task *t = userdata;
+
+        if (!streq(type, "log"))
+                return 0;
+        if (json_parse(payload, strlen(payload), TASK_LOG_TEXT_MAX * 2, 0, 0, &v, NULL) < 0)
+                return 0;
+        if (!json_object_get(v, "workspace_disposable"))
+                return 0;
+        t->workspace_disposable = json_is_true(json_object_get(v, "workspace_disposable"));
+        return 1;
+}
+
 static int on_task_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 static int task_arm_timer(Task *t, TaskTimer kind, usec_t after) {
@@ -234,6 +262,71 @@ static int task_transition(Task *t, TaskState s, const char *message) {
         return task_change_state(t, s, p);
 }
 
+/* The workspace's name: t->workspace is <workspaces root>/<name>. NULL when it is not (the root
+ * was moved between two runs of the registry): then it is left alone. */
+static const char *task_workspace_name(Task *t) {
+        const char *name = startswith(t->workspace, t->context->workspaces_dir);
+
+        if (!name || name[0] != '/' || !workspace_name_is_valid(name + 1))
+                return NULL;
+        return name + 1;
+}
+
+static void task_workspace_audit(Task *t, const char *action, const char *error) {
+        _cleanup_json_ json_t *detail = NULL;
+        int r;
+
+        detail = json_pack("{s:s, s:s, s:s*}", "path", t->workspace, "state", task_state_to_string(t->state),
+                           "error", error);
+        r = detail ? registry_audit(t->context, NULL, action, t->id, t->agent_name, detail, NULL, NULL)
+                   : -ENOMEM;
+        if (r < 0)
+                log_task(LOG_WARNING, t, "Failed to audit %s of task %s, ignoring: %s", action, t->id,
+                         strerror(-r));
+}
+
+/* Removes the workspace of a task that did not complete, once none of its commands is left. */
+static void task_workspace_remove(Task *t) {
+        const char *name = task_workspace_name(t);
+        int r;
+
+        if (!t->workspace_removal_pending || exec_count_task(t->context, t->id) > 0)
+                return;
+        t->workspace_removal_pending = false;
+        if (!name) {
+                log_task(LOG_WARNING, t, "Not removing workspace %s of task %s: it is not beneath %s.",
+                         t->workspace, t->id, t->context->workspaces_dir);
+                task_workspace_audit(t, "workspace-remove-failed", "not beneath the workspaces root");
+                return;
+        }
+        r = workspace_remove(t->context->workspaces_dir, name);
+        if (r == -ENOENT) {
+                log_task(LOG_DEBUG, t, "Workspace %s of task %s is gone already.", t->workspace, t->id);
+                return;
+        }
+        if (r < 0) {
+                /* Swapped for a symlink (by whoever can write the workspaces root): left alone. */
+                const char *why = r == -ENOTDIR || r == -ELOOP
+                                          ? "not a directory: a symbolic link is never followed"
+                                          : strerror(-r);
+
+                log_task(LOG_WARNING, t, "Failed to remove workspace %s of task %s %s, ignoring: %s",
+                         t->workspace, t->id, task_state_to_string(t->state), why);
+                task_workspace_audit(t, "workspace-remove-failed", why);
+                return;
+        }
+        log_task(LOG_INFO, t, "Removed workspace %s of task %s, which ended %s.", t->workspace, t->id,
+                 task_state_to_string(t->state));
+        task_workspace_audit(t, "workspace-removed", NULL);
+}
+
+void task_exec_done(Context *c, const char *task_id) {
+        Task *t = task_get(c, task_id);
+
+        if (t)
+                task_workspace_remove(t);
+}
+
 /* Moves the task to a final state. `result` is the parsed result_json (or NULL). */
 static int task_finish(Task *t, TaskState s, const char *error, const char *result_json, json_t *result) {
         _cleanup_json_ json_t *p = state_payload(s);
@@ -268,6 +361,11 @@ static int task_finish(Task *t, TaskState s, const char *error, const char *resu
         exec_task_stop(t, s == TASK_CANCELED ? "stopped: the task was canceled" : "stopped: the task ended");
         /* Questions about a task that is over have one answer. */
         consent_task_ended(t->context, t);
+        /* Partial output goes, after every command of the task has exited. */
+        if (t->workspace_disposable && s != TASK_COMPLETED) {
+                t->workspace_removal_pending = true;
+                task_workspace_remove(t);
+        }
 
         log_task(s == TASK_COMPLETED ? LOG_INFO : LOG_NOTICE, t, "Task %s of agent %s %s%s%s.", t->id,
                  t->agent_name, task_state_to_string(s), isempty(error) ? "" : ": ", strempty(error));
@@ -389,12 +487,47 @@ int task_load(Context *c, const JournalTask *row) {
                 return 0;
         }
 
+        /* The workspace note is among the first few events (task_log_workspace()). */
+        r = journal_event_foreach(c->journal, t->id, 0, t->seq, 4, task_load_workspace_event, t);
+        if (r < 0)
+                log_task(LOG_WARNING, t, "Failed to read the first events of task %s, ignoring: %s", t->id,
+                         journal_last_error(c->journal));
+
         /* Until its agent registers and claims it (or the grace period ends). */
         LIST_APPEND(agent_tasks, c->orphans_head, c->orphans_tail, t);
         return task_arm_timer(t, TASK_TIMER_RECLAIM, c->reclaim_grace_usec);
 }
 
+/* The typed parameters the agent's card asks for, built from the stored params each time, so that
+ * a task dispatched again after a restart gets the same StartTask. NULL when the card asks none.
+ * -EINVAL (after failing the task) when the params do not fit. */
+static int task_typed_params(Task *t, const char *params, Troupe__V1__BootstrapParams **ret) {
+        const AgentCard *card = registry_agent_card(t->context, t->agent_name);
+        _cleanup_free_ char *error = NULL, *msg = NULL;
+        _cleanup_json_ json_t *v = NULL;
+        int r;
+
+        *ret = NULL;
+        if (!card || card->task.typed_params == AGENT_TYPED_PARAMS_NONE)
+                return 0;
+        r = json_parse(params, strlen(params), TASK_PARAMS_MAX, 0, 0, &v, &error);
+        if (r >= 0)
+                r = bootstrap_params_from_json(v, ret, &error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                /* Checked by CreateTask: only a card changed since then gets here. */
+                (void) asprintf_safe(
+                        &msg, "the task's parameters do not fit the %s parameters of agent %s: %s",
+                        agent_typed_params_to_string(card->task.typed_params), t->agent_name, strna(error));
+                (void) task_fail(t, msg ?: "the task's parameters do not fit the agent's typed parameters");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int task_dispatch(Task *t) {
+        _cleanup_(bootstrap_params_message_freep) Troupe__V1__BootstrapParams *bootstrap = NULL;
         _cleanup_free_ char *params = NULL;
         _cleanup_free_ void *token = NULL;
         size_t token_size = 0;
@@ -407,6 +540,9 @@ int task_dispatch(Task *t) {
         if (r < 0)
                 return log_error_errno(r, "Failed to read the parameters of task %s: %s", t->id,
                                        journal_last_error(t->context->journal));
+        r = task_typed_params(t, params, &bootstrap);
+        if (r < 0)
+                return r;
         /* A fresh token per dispatch: one that was sent on a connection now gone stays valid until
          * it expires, but the task's agent is the only one it names. */
         r = registry_token_mint(t->context, t, &token, &token_size);
@@ -415,7 +551,7 @@ int task_dispatch(Task *t) {
                 return task_fail(t, "the registry could not mint the task's capability token");
         }
 
-        r = conn_send_start_task(t->agent->conn, t, params, token, token_size);
+        r = conn_send_start_task(t->agent->conn, t, params, bootstrap, token, token_size);
         if (r < 0)
                 /* The connection is going: its disconnect handler deals with the task. */
                 return log_warning_errno(r, "Failed to send task %s to agent %s: %m", t->id, t->agent_name);

@@ -107,16 +107,61 @@ const AgentCard *registry_agent_card(Context *c, const char *agent) {
         return a->card;
 }
 
+int registry_agent_card_load(const char *agent, AgentCard **ret) {
+        return card_load(agent, ret);
+}
+
 /* ---- minting ---- */
 
+/* What the token of a task of `agent` grants: the card's pre-granted capabilities, and each of its
+ * requestable ones that a stored grant ("allow-always") or an allow rule of the policy file gives
+ * without asking -- what an ActionRequest for it would be allowed anyway. A revoked grant or a
+ * changed policy counts from the next token on. Never more than a token holds. */
+static int token_capabilities(Context *c, const char *agent, const AgentCard *card, char ***ret,
+                              char ***ret_granted) {
+        _cleanup_strv_free_ char **caps = NULL, **granted = NULL;
+
+        if (!card) {
+                *ret = NULL;
+                *ret_granted = NULL;
+                return 0;
+        }
+        caps = strv_copy(card->permissions.capabilities);
+        if (!caps)
+                return -ENOMEM;
+        STRV_FOREACH (cap, card->permissions.requestable) {
+                if (strv_contains(caps, *cap) || consent_lookup(c, agent, *cap) <= 0)
+                        continue;
+                if (strv_length(caps) >= TOKEN_CAPABILITIES_MAX) {
+                        log_full_errno_field(LOG_WARNING, 0, "AGENT", agent,
+                                             "Agent %s: a token holds at most %u capabilities, leaving "
+                                             "out the granted %s.",
+                                             agent, TOKEN_CAPABILITIES_MAX, *cap);
+                        continue;
+                }
+                if (strv_extend(&caps, *cap) < 0 || strv_extend(&granted, *cap) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(caps);
+        *ret_granted = TAKE_PTR(granted);
+        return 0;
+}
+
 int registry_token_mint(Context *c, Task *t, void **ret, size_t *ret_size) {
-        const AgentCard *card;
+        _cleanup_strv_free_ char **caps = NULL, **granted = NULL;
+        int r;
 
         assert_return(c->token_key, -ENOKEY);
 
-        card = registry_agent_card(c, t->agent_name);
-        return token_mint(c->token_key, t->id, t->agent_name, card ? card->permissions.capabilities : NULL,
-                          c->token_lifetime_usec, ret, ret_size);
+        r = token_capabilities(c, t->agent_name, registry_agent_card(c, t->agent_name), &caps, &granted);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (cap, granted)
+                log_full_errno_field(LOG_INFO, 0, "TASK", t->id,
+                                     "Task %s: its token carries %s, granted to agent %s by a stored grant "
+                                     "or the consent policy.",
+                                     t->id, *cap, t->agent_name);
+        return token_mint(c->token_key, t->id, t->agent_name, caps, c->token_lifetime_usec, ret, ret_size);
 }
 
 /* ---- checking ---- */

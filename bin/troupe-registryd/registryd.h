@@ -175,6 +175,11 @@ struct Task {
         bool cancel_requested;
         bool dispatched; /* StartTask sent on the agent's current connection (or reclaimed) */
         unsigned n_execs_started; /* ExecRequests spawned so far: names its processes task-<id>-<n> */
+        /* The workspace was made for this task (not reused) and the agent's card keeps workspaces of
+         * completed tasks only: it is removed when the task ends otherwise, once its commands have
+         * exited (removal_pending until then). */
+        bool workspace_disposable;
+        bool workspace_removal_pending;
 
         /* What the bus shows: the state as of the last commit. */
         TaskState pub_state;
@@ -316,8 +321,8 @@ bool agent_is_connected(Agent *a);
 int conn_server_start(Context *c);
 AgentConn *conn_free(AgentConn *c);
 /* StartTask with the task's capability token (registry_token_mint()). */
-int conn_send_start_task(AgentConn *c, const Task *t, const char *params_json, const void *token,
-                         size_t token_size);
+int conn_send_start_task(AgentConn *c, const Task *t, const char *params_json,
+                         const Troupe__V1__BootstrapParams *bootstrap, const void *token, size_t token_size);
 int conn_send_cancel_task(AgentConn *c, const char *task_id, const char *reason);
 void conn_close(AgentConn *c, int reason, const char *message);
 
@@ -341,11 +346,21 @@ int task_handle_progress(Task *t, double fraction, const char *message);
 int task_handle_log(Task *t, int stream, const char *text);
 int task_handle_state(Task *t, TaskState s, const char *message);
 int task_handle_result(Task *t, TaskState s, const char *result_json, const char *error);
+/* The first log event of a task whose workspace was moved aside or is disposable: `text` for the
+ * user, and what the registry needs to know again after a restart. */
+int task_log_workspace(Task *t, const char *text);
+/* One of the task's commands is done (registryd-exec.c): a pending workspace removal may go ahead. */
+void task_exec_done(Context *c, const char *task_id);
+/* registryd-exec.c: the task's commands not done yet (running, or about to be). */
+size_t exec_count_task(Context *c, const char *task_id);
 
 /* registryd-events.c */
 int event_reader_open(Task *t, uint64_t after_seq, int *ret_fd);
 EventReader *event_reader_free(EventReader *r);
 void task_wake_readers(Task *t);
+
+/* registryd-create.c: CreateTask(s agent, a{sv} params) -> (s id, o path), for the vtable. */
+int method_create_task(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
 /* registryd-bus.c */
 int registry_bus_setup(Context *c);
@@ -354,3 +369,16 @@ void registry_emit_agent_added(Agent *a);
 void registry_emit_agent_changed(Agent *a, char **properties, bool state_signal);
 void registry_emit_task_published(Task *t, bool added, uint32_t props, const TaskState *states,
                                   size_t n_states);
+
+/* registryd-open.c: OpenWorkspace(s target, a{sv} options) -> (s status, s message), for the vtable. */
+int method_open_workspace(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* registryd-action.c: exec.editor on task t's workspace (or `path` beneath it) for the bus caller of
+ * `call`, through the same capability, consent and audit pipeline as the agent's ActionRequest; the
+ * finished task's workspace too. Bad arguments are set in `error` (InvalidArgs, PermissionDenied,
+ * Overloaded); otherwise returns 1 and `call` is answered (status, message) once decided. */
+int action_open_workspace(Context *c, Task *t, const char *path, sd_bus_message *call, sd_bus_error *error);
+
+/* registryd-token.c: the installed card of `agent` read from the card directories now (for an
+ * agent the registry has no object for); -ENOENT when none is installed. */
+int registry_agent_card_load(const char *agent, AgentCard **ret);

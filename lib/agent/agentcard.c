@@ -24,6 +24,18 @@ static const char *const agent_restart_table[_AGENT_RESTART_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(agent_restart, AgentRestart);
 
+static const char *const agent_typed_params_table[_AGENT_TYPED_PARAMS_MAX] = {
+        [AGENT_TYPED_PARAMS_NONE] = "none",
+        [AGENT_TYPED_PARAMS_BOOTSTRAP] = "bootstrap",
+};
+DEFINE_STRING_TABLE_LOOKUP(agent_typed_params, AgentTypedParams);
+
+static const char *const agent_keep_workspace_table[_AGENT_KEEP_WORKSPACE_MAX] = {
+        [AGENT_KEEP_WORKSPACE_ALWAYS] = "always",
+        [AGENT_KEEP_WORKSPACE_COMPLETED] = "completed",
+};
+DEFINE_STRING_TABLE_LOOKUP(agent_keep_workspace, AgentKeepWorkspace);
+
 static void agent_skill_done(AgentSkill *s) {
         free(s->id);
         free(s->name);
@@ -50,6 +62,7 @@ AgentCard *agent_card_free(AgentCard *c) {
         strv_free(c->exec.args);
         strv_free(c->permissions.capabilities);
         strv_free(c->permissions.requestable);
+        free(c->task.workspace_from_param);
         return mfree(c);
 }
 
@@ -286,6 +299,95 @@ static const JsonDispatch exec_table[] = {
         {},
 };
 
+static int dispatch_typed_params(const char *path, json_t *v, const JsonDispatch *field, void *data,
+                                 char **ret_error) {
+        AgentTypedParams *typed = data, x;
+        int r;
+
+        r = json_dispatch_check_type(path, v, JSON_FIELD_STRING, ret_error);
+        if (r < 0)
+                return r;
+        /* "none" is the default's name in agent_card_to_json(), not something to write. */
+        x = agent_typed_params_from_string(json_string_value(v));
+        if (x <= AGENT_TYPED_PARAMS_NONE)
+                return fail_quoted(ret_error, path, "", json_string_value(v),
+                                   " is not a typed parameter message: the only one is \"bootstrap\" "
+                                   "(leave the field out for params_json only)");
+        *typed = x;
+        return 0;
+}
+
+static int dispatch_keep_workspace(const char *path, json_t *v, const JsonDispatch *field, void *data,
+                                   char **ret_error) {
+        AgentKeepWorkspace *keep = data, x;
+        int r;
+
+        r = json_dispatch_check_type(path, v, JSON_FIELD_STRING, ret_error);
+        if (r < 0)
+                return r;
+        x = agent_keep_workspace_from_string(json_string_value(v));
+        if (x < 0)
+                return fail_quoted(ret_error, path, "", json_string_value(v),
+                                   " is not a workspace policy: expected \"always\" or \"completed\"");
+        *keep = x;
+        return 0;
+}
+
+/* A member name of the params object: lowercase letters, digits and '_', starting with a letter. */
+static bool param_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        return n >= 1 && n <= 64 && strchr("abcdefghijklmnopqrstuvwxyz", s[0]) &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int dispatch_param_name(const char *path, json_t *v, const JsonDispatch *field, void *data,
+                               char **ret_error) {
+        int r;
+
+        r = json_dispatch_check_type(path, v, JSON_FIELD_STRING, ret_error);
+        if (r < 0)
+                return r;
+        if (strlen(json_string_value(v)) != json_string_length(v) ||
+            !param_name_is_valid(json_string_value(v)))
+                return fail_quoted(
+                        ret_error, path, "", json_string_value(v),
+                        " is not a params member name: 1-64 of a-z 0-9 _, starting with a letter");
+        return free_and_strdup(data, json_string_value(v));
+}
+
+static const JsonDispatch task_table[] = {
+        {"typed_params", JSON_FIELD_STRING, dispatch_typed_params, offsetof(AgentTaskSettings, typed_params),
+         0},
+        {"workspace_from_param", JSON_FIELD_STRING, dispatch_param_name,
+         offsetof(AgentTaskSettings, workspace_from_param), 0},
+        {"keep_workspace", JSON_FIELD_STRING, dispatch_keep_workspace,
+         offsetof(AgentTaskSettings, keep_workspace), 0},
+        {},
+};
+
+static int dispatch_task(const char *path, json_t *v, const JsonDispatch *field, void *data,
+                         char **ret_error) {
+        AgentTaskSettings *task = data;
+        int r;
+
+        r = json_dispatch(v, path, task_table, 0, task, ret_error);
+        if (r < 0)
+                return r;
+        /* The workspace is named by a string the typed message carries, so both see the same name. */
+        if (task->typed_params == AGENT_TYPED_PARAMS_BOOTSTRAP && task->workspace_from_param &&
+            !streq(task->workspace_from_param, "project_name") &&
+            !streq(task->workspace_from_param, "stack")) {
+                _cleanup_free_ char *p = json_path_field(path, "workspace_from_param");
+                if (!p)
+                        return -ENOMEM;
+                return fail_quoted(ret_error, p, "", task->workspace_from_param,
+                                   " is not a string member of the bootstrap parameters: expected "
+                                   "\"project_name\" or \"stack\"");
+        }
+        return 0;
+}
+
 static const JsonDispatch limits_table[] = {
         {"memory_max", JSON_FIELD_INTEGER, json_dispatch_uint64, offsetof(AgentLimits, memory_max),
          JSON_DISPATCH_SIZE, .min_uint = MIB, .max_uint = 64 * GIB},
@@ -375,6 +477,7 @@ static const JsonDispatch card_table[] = {
         {"permissions", JSON_FIELD_OBJECT, dispatch_permissions, offsetof(AgentCard, permissions), 0},
         {"limits", JSON_FIELD_OBJECT, json_dispatch_object, offsetof(AgentCard, limits), 0,
          .table = limits_table},
+        {"task", JSON_FIELD_OBJECT, dispatch_task, offsetof(AgentCard, task), 0},
         /* A2A fields troupe does not use: accepted (type-checked) so A2A cards parse, then dropped. */
         {"protocolVersion", JSON_FIELD_STRING, NULL, 0, 0},
         {"preferredTransport", JSON_FIELD_STRING, NULL, 0, 0},
@@ -516,7 +619,7 @@ static json_t *agent_skill_to_json(const AgentSkill *s) {
 
 static json_t *agent_card_troupe_to_json(const AgentCard *c) {
         _cleanup_json_ json_t *o = NULL;
-        json_t *exec, *permissions;
+        json_t *exec, *permissions, *task;
 
         o = json_pack("{s:{s:s, s:s, s:b, s:I}, s:{}, s:{s:I, s:I, s:I, s:I}}", "exec", "path", c->exec.path,
                       "restart", agent_restart_to_string(c->exec.restart), "retry", c->exec.retry,
@@ -531,6 +634,16 @@ static json_t *agent_card_troupe_to_json(const AgentCard *c) {
         if (json_set_strv(exec, "args", c->exec.args, false) < 0 ||
             json_set_strv(permissions, "capabilities", c->permissions.capabilities, false) < 0 ||
             json_set_strv(permissions, "requestable", c->permissions.requestable, false) < 0)
+                return NULL;
+        task = json_pack("{s:s, s:s*}", "keep_workspace",
+                         agent_keep_workspace_to_string(c->task.keep_workspace), "workspace_from_param",
+                         c->task.workspace_from_param);
+        if (!task || json_object_set_new(o, "task", task) < 0)
+                return NULL;
+        /* Absent when none: "none" is not a value a card may write. */
+        if (c->task.typed_params != AGENT_TYPED_PARAMS_NONE &&
+            json_object_set_new(task, "typed_params",
+                                json_string(agent_typed_params_to_string(c->task.typed_params))) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

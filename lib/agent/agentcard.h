@@ -58,6 +58,33 @@ typedef struct AgentLimits {
         uint64_t timeout_sec;
 } AgentLimits;
 
+/* The card's "task" object: how the registry prepares the agent's tasks. */
+typedef enum AgentTypedParams {
+        AGENT_TYPED_PARAMS_NONE, /* params_json only */
+        AGENT_TYPED_PARAMS_BOOTSTRAP, /* StartTask.bootstrap, built from params (BootstrapParams) */
+        _AGENT_TYPED_PARAMS_MAX,
+        _AGENT_TYPED_PARAMS_INVALID = -EINVAL,
+} AgentTypedParams;
+
+const char *agent_typed_params_to_string(AgentTypedParams t) _const_;
+AgentTypedParams agent_typed_params_from_string(const char *s) _pure_;
+
+typedef enum AgentKeepWorkspace {
+        AGENT_KEEP_WORKSPACE_ALWAYS,
+        AGENT_KEEP_WORKSPACE_COMPLETED, /* a workspace the task created goes when it does not complete */
+        _AGENT_KEEP_WORKSPACE_MAX,
+        _AGENT_KEEP_WORKSPACE_INVALID = -EINVAL,
+} AgentKeepWorkspace;
+
+const char *agent_keep_workspace_to_string(AgentKeepWorkspace k) _const_;
+AgentKeepWorkspace agent_keep_workspace_from_string(const char *s) _pure_;
+
+typedef struct AgentTaskSettings {
+        AgentTypedParams typed_params;
+        char *workspace_from_param; /* a params member naming the workspace; NULL: none */
+        AgentKeepWorkspace keep_workspace;
+} AgentTaskSettings;
+
 typedef struct AgentCard {
         char *name;
         char *description;
@@ -71,6 +98,7 @@ typedef struct AgentCard {
         AgentExec exec;
         AgentPermissions permissions;
         AgentLimits limits;
+        AgentTaskSettings task;
 } AgentCard;
 
 AgentCard *agent_card_free(AgentCard *c);

@@ -488,6 +488,15 @@ static int handle_start_task(Probe *p, const Troupe__V1__StartTask *st) {
         int r;
 
         say("start-task %s %s %s", st->task_id, st->workspace, st->params_json);
+        if (st->typed_params_case == TROUPE__V1__START_TASK__TYPED_PARAMS_BOOTSTRAP) {
+                const Troupe__V1__BootstrapParams *b = st->bootstrap;
+
+                printf("bootstrap %s stack=%s project_name=%s force=%d open=%d options=", st->task_id,
+                       b->stack, b->project_name, (int) b->force, (int) b->open);
+                for (size_t i = 0; i < b->n_options; i++)
+                        printf("%s%s=%s", i ? "," : "", b->options[i]->key, b->options[i]->value);
+                say("%s", "");
+        }
         if (p->reject)
                 return send_task_accepted(p, st->task_id, false, "probe rejects every task");
         if (!p->accept)
@@ -984,7 +993,7 @@ static int print_bus_error(const sd_bus_error *error, int r) {
         return 1;
 }
 
-/* create-task AGENT [--params JSON] [--prompt S] [--workspace W] [--reuse] [--unknown-key]
+/* create-task AGENT [--params JSON] [--prompt S] [--workspace W] [--reuse] [--replace] [--unknown-key]
  *             [--params-int]: prints "ok ID PATH" or "error NAME: MESSAGE". */
 static int run_create_task(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -1012,6 +1021,8 @@ static int run_create_task(int argc, char *argv[]) {
                         i++;
                 } else if (streq(a, "--reuse"))
                         r = sd_bus_message_append(m, "{sv}", "reuse_workspace", "b", 1);
+                else if (streq(a, "--replace"))
+                        r = sd_bus_message_append(m, "{sv}", "replace_workspace", "b", 1);
                 else if (streq(a, "--unknown-key"))
                         r = sd_bus_message_append(m, "{sv}", "bogus", "s", "x");
                 else if (streq(a, "--params-int"))
@@ -1124,7 +1135,8 @@ static void help(void) {
                "           [--fork-fd]\n"
                "  garbage | oversized | truncated | wrong-version | unknown-body | before-register\n"
                "  idle N [SECONDS] [EARLY-MS]\n"
-               "  create-task AGENT [--params JSON] [--prompt S] [--workspace W] [--reuse] [--unknown-key] "
+               "  create-task AGENT [--params JSON] [--prompt S] [--workspace W] [--reuse] [--replace] "
+               "[--unknown-key] "
                "[--params-int]\n"
                "  manager METHOD [STRING-ARGS...]\n"
                "  events TASK-ID [AFTER-SEQ] [--max N] [--stall-ms N]\n");

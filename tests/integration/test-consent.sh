@@ -377,3 +377,47 @@ check "ListConsents() still lists it" sh -c "busctl --address='$DBUS_SESSION_BUS
 check_eq "no grant was stored" "a(ssst) 0" "$(mgr ListGrants)"
 check "the action is not performed" sh -c "! grep -q '^action-result act-$id done' '$T/asker.log'"
 check "the editor did not run" editor_runs_are "$runs"
+
+# --- capability.request: an agent asks for a lasting grant of a requestable capability ---
+# (What the grant then does, the tokens of later tasks carrying it, is in test-registry-tokens.sh.)
+kill_wait TERM "$REG_PID"
+start_registry --heartbeat-interval-ms=200 --consent-timeout=60
+write_perm_card netasker '[]' '["net.loopback"]'
+kill_wait TERM "$PROBE_PID" 2>/dev/null
+start_agent asker
+start_agent granted
+start_agent netasker
+check_eq "(the grants of before are gone: revoked)" "a(ssst) 0" "$(mgr ListGrants)"
+id=$(act netasker capability.request '["net.loopback"]')
+check "capability.request asks the user, naming the capability" wait_until result netasker "$id" consent-pending
+cid_cap=$(consent_of netasker "$id")
+check_eq "Consent.Capability is the one asked for" '"net.loopback"' "$(consent_prop "$cid_cap" Capability)"
+check_eq "Consent.Reason says it is a lasting grant" \
+        '"net.loopback: use it in the tasks it starts from now on (a lasting grant: answer allow-always to give it)"' \
+        "$(consent_prop "$cid_cap" Reason)"
+check "allow-once" mgr AnswerConsent ss "$cid_cap" allow-once
+check "allowed once grants nothing: DENIED, saying to answer allow-always" \
+        wait_until result netasker "$id" denied "allowed once, which grants nothing: net.loopback reaches a task through its token"
+check_eq "... and no grant is stored" "a(ssst) 0" "$(mgr ListGrants)"
+kill_and_wait_task "$id"
+id=$(act netasker capability.request '["net.loopback"]')
+wait_until result netasker "$id" consent-pending
+check "deny" mgr AnswerConsent ss "$(consent_of netasker "$id")" deny
+check "DENIED by the user" wait_until result netasker "$id" denied "denied by the user"
+kill_and_wait_task "$id"
+id=$(act asker capability.request '["net.loopback"]')
+check "a capability the card does not make requestable is DENIED without asking" \
+        wait_until result asker "$id" denied "capability net.loopback is neither granted nor requestable in the card of agent asker"
+kill_and_wait_task "$id"
+id=$(act netasker capability.request '["net.connect:example.com:99999"]')
+check "an invalid capability is FAILED" wait_until result netasker "$id" failed "args\\[0\\] must be a capability"
+kill_and_wait_task "$id"
+id=$(act netasker capability.request '[]')
+check "capability.request without its argument is FAILED" \
+        wait_until result netasker "$id" failed "capability.request takes one argument"
+kill_and_wait_task "$id"
+id=$(act granted capability.request '["exec.editor"]')
+check "a capability the card pre-grants is DONE at once (by its token)" \
+        wait_until result granted "$id" done "exec.editor is granted to agent granted \\(by token\\)"
+kill_and_wait_task "$id"
+check_eq "nothing is pending" "a(ssso) 0" "$(mgr ListConsents)"

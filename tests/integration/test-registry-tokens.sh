@@ -146,3 +146,99 @@ check "each row names the capability asked for and the error the agent got" \
         audit_has '[.[] | select(.action == "token-refused") | select(.detail.capability != "exec.command" or (.detail.error | length) == 0)] | length == 0' 
 check "VerifyAudit() verifies the chain" sh -c "busctl --address='$DBUS_SESSION_BUS_ADDRESS' call $REG $REG_PATH $MGR VerifyAudit | grep -q '^bts true '"
 check_eq "the forged request never reached the supervisor" 0 "$(processes_of "$forged")"
+
+
+# --- consented capabilities: a stored grant, and a policy allow rule, reach the tokens minted later ---
+# Agent netter pre-grants exec.command and may request net.loopback. Its task's command (the
+# sandbox probe) opens a TCP socket to 127.0.0.1: refused by seccomp (EAFNOSUPPORT) without the
+# network; with net.loopback answered in the sandbox's own loopback, where nothing listens
+# (ECONNREFUSED) -- or, on a machine without network namespaces, still refused, the supervisor
+# then refusing net.loopback. Either way the exec row records what the token carried.
+SANDBOX_PROBE="$TOP_BUILDDIR/sandbox-probe"
+cat >"$T/cards/netter.json" <<CARD
+{ "name": "netter", "description": "Asks for the loopback", "version": "1.0.0",
+  "skills": [ { "id": "net", "name": "Net", "description": "Nets" } ],
+  "permissions": { "capabilities": ["exec.command"], "requestable": ["net.loopback", "exec.editor"] } }
+CARD
+start_probe netter register netter --card "$T/cards/netter.json" --forever --accept-tasks
+wait_until agent_state_is netter healthy || not_ok "agent netter registered"
+NET_EXEC="\"exec\":[\"$SANDBOX_PROBE\",\"tcp-connect\",\"127.0.0.1\",\"1\"],\"exec_finish\":true"
+netns=$(tbusctl --json=short get-property $SUP /org/troupe/Supervisor1 $SUP.Manager ConfinementSupport |
+        jq -r '.data | fromjson | .layers[] | select(.layer == "netns") | .available')
+# net_run: a task of netter that runs the probe; prints its id once its ExecResult is in.
+net_run() {
+        local id
+        id=$(create_task netter --params "{$NET_EXEC}")
+        wait_until grep -q "^exec-result x-$id-1 " "$T/netter.log"
+        printf '%s\n' "$id"
+}
+net_output() { # ID: the probe's line
+        grep -m1 "^exec-result x-$1-1 " "$T/netter.log" | sed -n 's/.* output=\(tcp-connect [A-Z]*\).*/\1/p'
+}
+exec_caps() { # ID: the capabilities of the task's exec row, as JSON
+        audit_json | jq -c "[.[] | select(.action == \"exec\" and .task == \"$1\")][0].detail.capabilities"
+}
+token_has() { # AGENT ID CAPABILITY: the token StartTask brought names the capability
+        token_of "$1" "$2" | grep -q "$(printf '%s' "$3" | od -An -tx1 | tr -d ' \n')"
+}
+token_lacks() {
+        ! token_has "$@"
+}
+loopback_answers() { # ID
+        if [ "$netns" = true ]; then
+                [ "$(net_output "$1")" = "tcp-connect ECONNREFUSED" ]
+        else
+                [ "$(net_output "$1")" = "tcp-connect EAFNOSUPPORT" ]
+        fi
+}
+
+id=$(net_run)
+check_eq "without a grant, the command cannot open an AF_INET socket" "tcp-connect EAFNOSUPPORT" "$(net_output "$id")"
+check_eq "... its exec row carries no capability" "[]" "$(exec_caps "$id")"
+check "... and its token does not name net.loopback" token_lacks netter "$id" net.loopback
+
+# The agent asks for a lasting grant; the user answers allow-always.
+ask=$(create_task netter --params '{"hold":true,"action":"capability.request","action_args":["net.loopback"]}')
+check "capability.request for net.loopback raises a consent request" \
+        wait_until grep -q "^action-result act-$ask consent-pending " "$T/netter.log"
+cid=$(sed -n "s/^action-result act-$ask consent-pending \\([^ ]*\\) .*/\\1/p" "$T/netter.log" | head -n 1)
+check "AnswerConsent(allow-always)" mgr AnswerConsent ss "$cid" allow-always
+check "the request is DONE: the grant reaches the tasks started from now on" \
+        wait_until grep -q "^action-result act-$ask done .*net.loopback is granted to agent netter (by user): the tokens of the tasks it starts from now on carry it" "$T/netter.log"
+check "ListGrants() lists it" sh -c "busctl --address='$DBUS_SESSION_BUS_ADDRESS' call $REG $REG_PATH $MGR ListGrants | grep -q '\"netter\" \"net.loopback\" \"$cid\"'"
+check "audit: the action row of the grant" \
+        audit_has "[.[] | select(.action == \"action\" and .task == \"$ask\" and .detail.action == \"capability.request\" and .detail.capability == \"net.loopback\" and .detail.consent == \"$cid\")] | length == 1"
+
+id=$(net_run)
+check "the token minted after the grant names net.loopback" token_has netter "$id" net.loopback
+check_eq "... the exec under it gets it (its exec row)" '["net.loopback"]' "$(exec_caps "$id")"
+check "... and the command's socket reaches its own loopback: ECONNREFUSED (netns available: $netns)" \
+        loopback_answers "$id"
+check "the registry logs where the capability came from" \
+        grep -q "Task $id: its token carries net.loopback, granted to agent netter" "$T/troupe-registryd.log"
+
+check "RevokeGrant(netter, net.loopback)" mgr RevokeGrant ss netter net.loopback
+id=$(net_run)
+check "after the revocation a new task's token does not name it" token_lacks netter "$id" net.loopback
+check_eq "... its exec row carries no capability" "[]" "$(exec_caps "$id")"
+check_eq "... and the socket is refused again" "tcp-connect EAFNOSUPPORT" "$(net_output "$id")"
+
+# The policy file's allow rules are standing grants too; its deny rules, and allow rules for a
+# capability the card does not make requestable, add nothing.
+mkdir -p "$XDG_CONFIG_HOME/troupe"
+cat >"$XDG_CONFIG_HOME/troupe/consent.json" <<'POLICY'
+{ "version": 1, "rules": [
+  { "agent": "netter", "capability": "exec.editor", "decision": "deny" },
+  { "agent": "*", "capability": "net.connect:example.com:443", "decision": "allow" },
+  { "agent": "netter", "capability": "net.loopback", "decision": "allow" } ] }
+POLICY
+id=$(net_run)
+check "a policy allow rule: the token names net.loopback" token_has netter "$id" net.loopback
+check_eq "... the exec gets it" '["net.loopback"]' "$(exec_caps "$id")"
+check "... a requestable capability the policy denies is not in it" token_lacks netter "$id" exec.editor
+check "... nor an allowed one the card does not make requestable" \
+        token_lacks netter "$id" net.connect:example.com:443
+rm -f "$XDG_CONFIG_HOME/troupe/consent.json"
+id=$(net_run)
+check_eq "the rule removed, the next token has nothing more" "[]" "$(exec_caps "$id")"
+check "VerifyAudit() still verifies the chain" sh -c "busctl --address='$DBUS_SESSION_BUS_ADDRESS' call $REG $REG_PATH $MGR VerifyAudit | grep -q '^bts true '"

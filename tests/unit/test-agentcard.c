@@ -6,6 +6,7 @@
 
 #include "agent/agentcard.h"
 #include "agent/capability.h"
+#include "agent/typed-params.h"
 #include "basic/fd-util.h"
 #include "basic/string-util.h"
 #include "check-main.h"
@@ -426,6 +427,9 @@ START_TEST(test_invalid_files) {
                 {"invalid-limits.json", "limits.memory_max: must be between 1M and 64G"},
                 {"invalid-unknown-field.json", "unknown field \"permisions\""},
                 {"invalid-truncated.json", "line 5, column 23: premature end of input near '\"ec'"},
+                {"invalid-task-typed-params.json",
+                 "task.typed_params: \"deploy\" is not a typed parameter message: the only one is "
+                 "\"bootstrap\" (leave the field out for params_json only)"},
         };
         _cleanup_close_ int dir = data_dir();
 
@@ -565,6 +569,182 @@ START_TEST(test_capability_grammar) {
 }
 END_TEST
 
+START_TEST(test_task_settings) {
+        _cleanup_(agent_card_freep) AgentCard *minimal = load_sample("minimal.json"), *boot = NULL,
+                                              *keeper = NULL;
+        _cleanup_json_ json_t *j = NULL;
+
+        /* The defaults: params_json only, no workspace from a parameter, workspaces kept. */
+        ck_assert_int_eq(minimal->task.typed_params, AGENT_TYPED_PARAMS_NONE);
+        ck_assert_ptr_null(minimal->task.workspace_from_param);
+        ck_assert_int_eq(minimal->task.keep_workspace, AGENT_KEEP_WORKSPACE_ALWAYS);
+        ck_assert_int_eq(agent_card_to_json(minimal, &j), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "task"), "keep_workspace")),
+                         "always");
+        ck_assert_ptr_null(json_object_get(json_object_get(j, "task"), "typed_params"));
+
+        boot = load_sample("task-bootstrap.json");
+        ck_assert_int_eq(boot->task.typed_params, AGENT_TYPED_PARAMS_BOOTSTRAP);
+        ck_assert_str_eq(boot->task.workspace_from_param, "project_name");
+        ck_assert_int_eq(boot->task.keep_workspace, AGENT_KEEP_WORKSPACE_COMPLETED);
+        keeper = load_sample("task-keeper.json");
+        ck_assert_int_eq(keeper->task.typed_params, AGENT_TYPED_PARAMS_NONE);
+        ck_assert_str_eq(keeper->task.workspace_from_param, "ws");
+        assert_round_trip("task-bootstrap.json");
+        assert_round_trip("task-keeper.json");
+
+        ck_assert_str_eq(agent_keep_workspace_to_string(AGENT_KEEP_WORKSPACE_COMPLETED), "completed");
+        ck_assert_int_eq(agent_typed_params_from_string("bootstrap"), AGENT_TYPED_PARAMS_BOOTSTRAP);
+}
+END_TEST
+
+START_TEST(test_invalid_task_settings) {
+        assert_invalid(CARD(", \"task\": {\"typed_params\": \"deploy\"}"), -EINVAL,
+                       "task.typed_params: \"deploy\" is not a typed parameter message: the only one is "
+                       "\"bootstrap\" (leave the field out for params_json only)");
+        assert_invalid(CARD(", \"task\": {\"typed_params\": \"none\"}"), -EINVAL,
+                       "task.typed_params: \"none\" is not a typed parameter message: the only one is "
+                       "\"bootstrap\" (leave the field out for params_json only)");
+        assert_invalid(CARD(", \"task\": {\"typed_params\": 1}"), -EINVAL,
+                       "task.typed_params: expected a string, got an integer");
+        assert_invalid(CARD(", \"task\": {\"keep_workspace\": \"never\"}"), -EINVAL,
+                       "task.keep_workspace: \"never\" is not a workspace policy: expected \"always\" or "
+                       "\"completed\"");
+        assert_invalid(CARD(", \"task\": {\"workspace_from_param\": \"Project-Name\"}"), -EINVAL,
+                       "task.workspace_from_param: \"Project-Name\" is not a params member name: 1-64 of "
+                       "a-z 0-9 _, starting with a letter");
+        assert_invalid(CARD(", \"task\": {\"workspace_from_param\": \"\"}"), -EINVAL,
+                       "task.workspace_from_param: \"\" is not a params member name: 1-64 of a-z 0-9 _, "
+                       "starting with a letter");
+        assert_invalid(
+                CARD(", \"task\": {\"typed_params\": \"bootstrap\", \"workspace_from_param\": \"force\"}"),
+                -EINVAL,
+                "task.workspace_from_param: \"force\" is not a string member of the bootstrap "
+                "parameters: expected \"project_name\" or \"stack\"");
+        assert_invalid(CARD(", \"task\": {\"keep\": \"always\"}"), -EINVAL, "task: unknown field \"keep\"");
+        assert_invalid(CARD(", \"task\": []"), -EINVAL, "task: expected an object, got an array");
+}
+END_TEST
+
+static void assert_bootstrap_invalid(const char *params, const char *message) {
+        _cleanup_(bootstrap_params_message_freep) Troupe__V1__BootstrapParams *p = NULL;
+        _cleanup_json_ json_t *v = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(json_parse(params, strlen(params), 65536, 0, JSON_PARSE_ANY_VALUE, &v, NULL), 0);
+        ck_assert_int_eq(bootstrap_params_from_json(v, &p, &err), -EINVAL);
+        ck_assert_ptr_null(p);
+        ck_assert_msg(err && streq(err, message), "%s: got '%s'", params, strna(err));
+        err = mfree(err);
+        ck_assert_int_eq(typed_params_check(AGENT_TYPED_PARAMS_BOOTSTRAP, v, &err), -EINVAL);
+        ck_assert_int_eq(typed_params_check(AGENT_TYPED_PARAMS_NONE, v, NULL), 0);
+}
+
+START_TEST(test_bootstrap_params) {
+        static const char text[] =
+                "{\"prompt\": \"make billing\", \"stack\": \"fastapi\", \"project_name\": "
+                "\"billing\", \"options\": {\"python_version\": \"3.11\", \"docker\": "
+                "\"no\", \"description\": \"\"}, \"open\": true}";
+        _cleanup_(bootstrap_params_message_freep) Troupe__V1__BootstrapParams *p = NULL;
+        _cleanup_json_ json_t *v = NULL;
+        _cleanup_free_ char *err = NULL, *big = NULL, *many = NULL;
+
+        ck_assert_int_eq(json_parse(text, strlen(text), 65536, 0, 0, &v, NULL), 0);
+        ck_assert_int_eq(bootstrap_params_from_json(v, &p, &err), 0);
+        ck_assert_ptr_null(err);
+        ck_assert_str_eq(p->stack, "fastapi");
+        ck_assert_str_eq(p->project_name, "billing");
+        ck_assert(!p->force);
+        ck_assert(p->open);
+        /* In the order given. */
+        ck_assert_uint_eq(p->n_options, 3);
+        ck_assert_str_eq(p->options[0]->key, "python_version");
+        ck_assert_str_eq(p->options[0]->value, "3.11");
+        ck_assert_str_eq(p->options[1]->key, "docker");
+        ck_assert_str_eq(p->options[2]->key, "description");
+        ck_assert_str_eq(p->options[2]->value, "");
+
+        assert_bootstrap_invalid("{\"project_name\": \"billing\"}",
+                                 "params.stack: required field is missing");
+        assert_bootstrap_invalid("{\"stack\": \"fastapi\"}",
+                                 "params.project_name: required field is missing");
+        assert_bootstrap_invalid("{\"stack\": \"\", \"project_name\": \"b\"}",
+                                 "params.stack: must not be empty");
+        assert_bootstrap_invalid("{\"stack\": \"fastapi\", \"project_name\": \"b\", \"template\": \"x\"}",
+                                 "params: unknown field \"template\"");
+        assert_bootstrap_invalid("{\"stack\": \"fastapi\", \"project_name\": \"b\", \"force\": \"yes\"}",
+                                 "params.force: expected a boolean, got a string");
+        assert_bootstrap_invalid("{\"stack\": \"fastapi\", \"project_name\": \"b\", \"options\": []}",
+                                 "params.options: expected an object, got an array");
+        assert_bootstrap_invalid(
+                "{\"stack\": \"fastapi\", \"project_name\": \"b\", \"options\": {\"python_version\": 3}}",
+                "params.options.python_version: expected a string, got an integer");
+        assert_bootstrap_invalid(
+                "{\"stack\": \"fastapi\", \"project_name\": \"b\", \"options\": {\"Python-Version\": "
+                "\"3\"}}",
+                "params.options: \"Python-Version\" is not an option name: 1-64 of a-z 0-9 _");
+        assert_bootstrap_invalid("[1]", "params: expected an object, got an array");
+
+        /* The proto's limits: 64 bytes, 1 KiB values, 64 options. */
+        ck_assert_int_ge(asprintf(&big, "{\"stack\": \"fastapi\", \"project_name\": \"%065d\"}", 0), 0);
+        assert_bootstrap_invalid(big, "params.project_name: must be at most 64 bytes");
+        big = mfree(big);
+        ck_assert_int_ge(
+                asprintf(&big,
+                         "{\"stack\": \"s\", \"project_name\": \"b\", \"options\": {\"k\": \"%01025d\"}}",
+                         0),
+                0);
+        assert_bootstrap_invalid(big,
+                                 "params.options.k: must be at most 1024 bytes of UTF-8 without NUL bytes");
+        many = strdup("{\"stack\": \"s\", \"project_name\": \"b\", \"options\": {");
+        ck_assert_ptr_nonnull(many);
+        for (unsigned i = 0; i < 65; i++) {
+                char *m = NULL;
+                ck_assert_int_ge(asprintf(&m, "%s%s\"k%u\": \"v\"", many, i ? ", " : "", i), 0);
+                free(many);
+                many = m;
+        }
+        big = mfree(big);
+        ck_assert_int_ge(asprintf(&big, "%s}}", many), 0);
+        assert_bootstrap_invalid(big, "params.options: at most 64 options");
+}
+END_TEST
+
+/* Fills params from `prompt` with the stacks fastapi and django; returns the result as compact JSON. */
+static char *fill_from_prompt(const char *params) {
+        char *stacks[] = {(char *) "django", (char *) "fastapi", NULL};
+        _cleanup_json_ json_t *v = NULL;
+        char *out = NULL;
+
+        ck_assert_int_eq(json_parse(params, strlen(params), 65536, 0, 0, &v, NULL), 0);
+        ck_assert_int_eq(bootstrap_params_fill_from_prompt(v, stacks), 0);
+        ck_assert_int_eq(json_dump_string(v, JSON_DUMP_COMPACT | JSON_DUMP_SORT_KEYS, &out), 0);
+        return out;
+}
+
+#define assert_filled(params, expected)                        \
+        do {                                                   \
+                _cleanup_free_ char *_o = fill_from_prompt(params); \
+                ck_assert_str_eq(_o, expected);                \
+        } while (0)
+
+START_TEST(test_bootstrap_params_from_prompt) {
+        assert_filled("{\"prompt\": \"bootstrap a FastAPI service called billing.\"}",
+                      "{\"project_name\":\"billing\",\"prompt\":\"bootstrap a FastAPI service called billing.\","
+                      "\"stack\":\"fastapi\"}");
+        assert_filled("{\"prompt\": \"new django project named 'shop'\"}",
+                      "{\"project_name\":\"shop\",\"prompt\":\"new django project named 'shop'\",\"stack\":\"django\"}");
+        /* Explicit parameters win over the prompt. */
+        assert_filled("{\"prompt\": \"a django site called blog\", \"stack\": \"fastapi\", \"project_name\": \"api\"}",
+                      "{\"project_name\":\"api\",\"prompt\":\"a django site called blog\",\"stack\":\"fastapi\"}");
+        /* The name is taken as written, for the agent to refuse; nothing named: nothing added. */
+        assert_filled("{\"prompt\": \"a flask app called ../x\"}",
+                      "{\"project_name\":\"../x\",\"prompt\":\"a flask app called ../x\"}");
+        assert_filled("{\"prompt\": \"called\"}", "{\"prompt\":\"called\"}");
+        assert_filled("{\"stack\": \"django\"}", "{\"stack\":\"django\"}");
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("agentcard");
         TCase *tc = tcase_create("agentcard");
@@ -583,6 +763,10 @@ Suite *test_suite(void) {
         tcase_add_test(tc, test_invalid_files);
         tcase_add_test(tc, test_find_skill_and_restart);
         tcase_add_test(tc, test_capability_grammar);
+        tcase_add_test(tc, test_task_settings);
+        tcase_add_test(tc, test_invalid_task_settings);
+        tcase_add_test(tc, test_bootstrap_params);
+        tcase_add_test(tc, test_bootstrap_params_from_prompt);
         suite_add_tcase(s, tc);
         return s;
 }
