@@ -302,6 +302,11 @@ int spawn_build_env(const SpawnOptions *o, const char *process_id, const char *p
                 r = env_add_locations(&l);
         if (r >= 0)
                 r = env_inherit(&l, "TROUPE_LOG_LEVEL");
+        /* Where the bootstrap agent finds its templates and interpreter (dev trees, tests). */
+        if (r >= 0)
+                r = env_inherit(&l, "TROUPE_TEMPLATES_DIR");
+        if (r >= 0)
+                r = env_inherit(&l, "TROUPE_PYTHON");
         if (r >= 0 && o->env_mode == SPAWN_ENV_SUITE)
                 r = env_add_suite(&l);
         if (r >= 0)

@@ -148,7 +148,8 @@ typedef struct AgentBootstrapParams {
         char *project_name; /* 1..64 bytes */
         AgentBootstrapOption *options; /* in the order given, at most 64 */
         size_t n_options;
-        bool force;
+        bool force;         /* replace an existing project folder */
+        bool open;          /* after success, ask for exec.editor on the project (bootstrap.proto) */
 } AgentBootstrapParams;
 
 /* The task's BootstrapParams (borrowed, valid as long as the task), or NULL when StartTask carried

@@ -360,6 +360,7 @@ int agent_bootstrap_params_copy(const Troupe__V1__BootstrapParams *p, AgentBoots
                         return -ENOMEM;
         }
         c->force = p->force;
+        c->open = p->open;
         *ret = TAKE_PTR(c);
         return 0;
 }
