@@ -13,3 +13,7 @@ EXTRA_PROGRAMS += bench-spawn
 bench_spawn_SOURCES = bench/bench-spawn.c bench/bench-util.c bench/bench-util.h
 bench_spawn_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
 bench_spawn_LDADD = libtroupe.la $(SYSTEMD_LIBS) $(JANSSON_LIBS) -lm
+
+# bench-bootstrap (issue 5): `troupectl bootstrap STACK NAME --wait` beside the same render, tests and
+# server probe done by hand; a script, run as bench/bench-bootstrap BUILDDIR (docs/performance.md).
+EXTRA_DIST += bench/bench-bootstrap

@@ -45,6 +45,8 @@ Ctl *ctl_free(Ctl *c) {
         free(c->filter_agent);
         free(c->filter_state);
         free(c->filter_task);
+        strv_free(c->sets);
+        free(c->path);
         strv_free(c->args);
         sd_bus_flush_close_unref(c->bus);
         free(c->bus_address);
@@ -63,6 +65,11 @@ enum {
         ARG_ALWAYS,
         ARG_TASK,
         ARG_AFTER,
+        ARG_SET,
+        ARG_OPEN,
+        ARG_FORCE,
+        ARG_LIST,
+        ARG_PATH,
 };
 
 static const struct option ctl_options[] = {
@@ -80,6 +87,11 @@ static const struct option ctl_options[] = {
         {"always", no_argument, NULL, ARG_ALWAYS},
         {"task", required_argument, NULL, ARG_TASK},
         {"after", required_argument, NULL, ARG_AFTER},
+        {"set", required_argument, NULL, ARG_SET},
+        {"open", no_argument, NULL, ARG_OPEN},
+        {"force", no_argument, NULL, ARG_FORCE},
+        {"list", no_argument, NULL, ARG_LIST},
+        {"path", required_argument, NULL, ARG_PATH},
         {},
 };
 
@@ -164,6 +176,25 @@ static int parse_one(Ctl *c, int opt, const char *arg) {
         case ARG_AFTER:
                 c->options_seen |= CTL_OPTION_AFTER;
                 return parse_after(arg, &c->after);
+        case ARG_SET:
+                c->options_seen |= CTL_OPTION_SET;
+                return strv_extend(&c->sets, arg) < 0 ? log_oom() : 0;
+        case ARG_OPEN:
+                c->open = true;
+                c->options_seen |= CTL_OPTION_OPEN;
+                return 0;
+        case ARG_FORCE:
+                c->force = true;
+                c->options_seen |= CTL_OPTION_FORCE;
+                return 0;
+        case ARG_LIST:
+                c->list = true;
+                c->options_seen |= CTL_OPTION_LIST;
+                return 0;
+        case ARG_PATH:
+                if (isempty(arg))
+                        return log_error_errno(-EINVAL, "--path wants a path inside the workspace.");
+                return set_string(&c->path, arg, &c->options_seen, CTL_OPTION_PATH);
         case '?':
                 /* getopt printed what was wrong. */
                 return -EINVAL;

@@ -114,6 +114,36 @@ static const CtlVerb ctl_verbs[] = {
          "      --after SEQ     only rows after this sequence number\n"
          "      --limit N       at most N rows (1..10000); without it, every row\n",
          0, 1, CTL_OPTION_TASK | CTL_OPTION_AFTER | CTL_OPTION_LIMIT, verb_audit},
+        {"bootstrap", "STACK NAME [--set KEY=VALUE]... [--wait] [--open] [--force] | --list",
+         "make a new project from a template",
+         "Asks the bootstrap agent (through the router, which starts it) to make the project NAME\n"
+         "from the template STACK in the workspace NAME: render it, run its tests, start its dev\n"
+         "server and probe /health. STACK, the option names and their values are checked against\n"
+         "the installed templates first: an unknown stack is refused with the known ones (exit 2).\n"
+         "Without --wait, prints only the task id. With --wait, prints the task's events as they\n"
+         "come, then the project's path, its checks and the command to run it; exits 3 when the\n"
+         "task did not complete. With --wait --json, the events go to standard error and the task\n"
+         "(its result: path, files, checks, run) is printed as one JSON object.\n\n"
+         "`troupectl bootstrap --list` shows the stacks, their options, types, defaults and\n"
+         "choices; with --json as an array of objects.\n\n"
+         "Options:\n"
+         "      --set KEY=VALUE a template option, e.g. --set python_version=3.12 (repeatable)\n"
+         "      --wait          follow the task to its end and print the result\n"
+         "      --open          open the project in the editor once it is made (asks for consent)\n"
+         "      --force         move an existing workspace NAME aside instead of refusing\n"
+         "      --list          list the stacks and their options\n",
+         0, 2, CTL_OPTION_SET | CTL_OPTION_WAIT | CTL_OPTION_OPEN | CTL_OPTION_FORCE | CTL_OPTION_LIST,
+         verb_bootstrap},
+        {"open", "NAME|ID [--path P]", "open a workspace in the editor",
+         "Asks the registry to open the workspace NAME, or the workspace of the task ID, in the\n"
+         "editor (exec.editor for the agent of that task; for a bootstrap task, the project\n"
+         "folder). The first time this raises a consent request: open says so on standard error\n"
+         "and waits for the answer (troupectl consent allow ID, or deny ID). Exits 0 when the\n"
+         "editor was started, 1 when it was denied or failed, 4 when there is no such task or\n"
+         "workspace. With --json: {\"status\", \"message\"}.\n\n"
+         "Options:\n"
+         "      --path P        open this path, relative to the workspace, instead\n",
+         1, 1, CTL_OPTION_PATH, verb_open},
 };
 
 static const char ctl_global_help[] =
@@ -163,7 +193,8 @@ static const struct {
         {CTL_OPTION_WAIT, "--wait"},     {CTL_OPTION_FOLLOW, "--follow"}, {CTL_OPTION_PARAM, "--param"},
         {CTL_OPTION_PROMPT, "--prompt"}, {CTL_OPTION_AGENT, "--agent"},   {CTL_OPTION_STATE, "--state"},
         {CTL_OPTION_LIMIT, "--limit"},   {CTL_OPTION_ALWAYS, "--always"}, {CTL_OPTION_TASK, "--task"},
-        {CTL_OPTION_AFTER, "--after"},
+        {CTL_OPTION_AFTER, "--after"},   {CTL_OPTION_SET, "--set"},       {CTL_OPTION_OPEN, "--open"},
+        {CTL_OPTION_FORCE, "--force"},   {CTL_OPTION_LIST, "--list"},     {CTL_OPTION_PATH, "--path"},
 };
 
 static const char *option_name(unsigned flags) {

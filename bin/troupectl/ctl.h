@@ -44,6 +44,11 @@ typedef enum CtlOptionFlags {
         CTL_OPTION_ALWAYS = 1 << 7,
         CTL_OPTION_TASK = 1 << 8,
         CTL_OPTION_AFTER = 1 << 9,
+        CTL_OPTION_SET = 1 << 10,
+        CTL_OPTION_OPEN = 1 << 11,
+        CTL_OPTION_FORCE = 1 << 12,
+        CTL_OPTION_LIST = 1 << 13,
+        CTL_OPTION_PATH = 1 << 14,
 } CtlOptionFlags;
 
 /* --limit: ListTasks takes at most this many (org.troupe.Registry1); audit pages up to it. */
@@ -67,6 +72,11 @@ typedef struct Ctl {
         char *filter_task; /* audit --task */
         uint64_t after; /* audit --after */
         unsigned options_seen; /* CtlOptionFlags of the verb options given */
+        char **sets; /* bootstrap --set KEY=VALUE, in order */
+        bool open; /* bootstrap --open */
+        bool force; /* bootstrap --force */
+        bool list; /* bootstrap --list */
+        char *path; /* open --path */
 
         /* positional arguments: the verb and its operands */
         char **args;
@@ -97,3 +107,5 @@ int verb_logs(Ctl *c);
 int verb_cancel(Ctl *c);
 int verb_consent(Ctl *c);
 int verb_audit(Ctl *c);
+int verb_bootstrap(Ctl *c);
+int verb_open(Ctl *c);

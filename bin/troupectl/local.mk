@@ -20,7 +20,9 @@ troupectl_SOURCES = \
         bin/troupectl/ctl-down.c \
         bin/troupectl/ctl-consent.c bin/troupectl/ctl-consent.h \
         bin/troupectl/ctl-consent-watch.c \
-        bin/troupectl/ctl-audit.c
+        bin/troupectl/ctl-audit.c \
+        bin/troupectl/ctl-bootstrap.c \
+        bin/troupectl/ctl-open.c bin/troupectl/ctl-open.h
 troupectl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
 troupectl_LDADD = libtroupe.la $(SYSTEMD_LIBS) $(JANSSON_LIBS)
 
@@ -31,7 +33,9 @@ TESTS += \
         tests/integration/test-troupectl-up.sh \
         tests/integration/test-troupectl-consent.sh \
         tests/integration/test-troupectl-audit.sh \
-        tests/integration/test-dev-up.sh
+        tests/integration/test-dev-up.sh \
+        tests/integration/test-troupectl-bootstrap.sh \
+        tests/e2e/test-bootstrap.sh
 EXTRA_DIST += \
         tests/integration/test-troupectl-cli.sh \
         tests/integration/test-troupectl.sh \
@@ -41,4 +45,6 @@ EXTRA_DIST += \
         tests/integration/test-dev-up.sh \
         tests/integration/troupectl-lib.sh \
         tests/integration/troupectl-consent-lib.sh \
+        tests/integration/test-troupectl-bootstrap.sh \
+        tests/e2e/test-bootstrap.sh \
         dev/up

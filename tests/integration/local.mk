@@ -16,3 +16,19 @@ CONFINEMENT_TESTS = \
         tests/integration/test-confinement-user.sh
 TESTS += $(CONFINEMENT_TESTS)
 EXTRA_DIST += $(CONFINEMENT_TESTS)
+
+# Workspaces and typed parameters from the agent card's "task" object, with the registry and the
+# supervisor (issue 5).
+WORKSPACE_TESTS = tests/integration/test-registry-workspace.sh
+TESTS += $(WORKSPACE_TESTS)
+EXTRA_DIST += $(WORKSPACE_TESTS)
+
+# OpenWorkspace(): the user opens a task's workspace in the editor through the exec.editor pipeline
+# (consent, audit, the supervisor), with the registry, the supervisor and agent-probe.
+TESTS += tests/integration/test-registry-open.sh
+EXTRA_DIST += tests/integration/test-registry-open.sh
+
+# Limits through a transient systemd scope, with a real systemd user manager started for the test
+# in a private mount namespace (issue 4); skipped unless root with systemd.
+TESTS += tests/integration/test-confinement-scope.sh
+EXTRA_DIST += tests/integration/test-confinement-scope.sh

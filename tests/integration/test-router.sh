@@ -81,8 +81,8 @@ done
 check "LogControl1 is served" tbusctl get-property $ROUTER /org/freedesktop/LogControl1 org.freedesktop.LogControl1 LogLevel
 
 cards=$(router ListCards)
-check_eq "ListCards: echo from the source tree and reviewer from the nested layout, not the broken card" \
-        "a(sss) 2 \"echo\" \"0.1.0\" \"$TOP_SRCDIR/agents/echo/echo.json\" \"reviewer\" \"1.0.0\" \"$T/cards/reviewer/reviewer.json\"" \
+check_eq "ListCards: bootstrap and echo from the source tree and reviewer from the nested layout, not the broken card" \
+        "a(sss) 3 \"bootstrap\" \"0.1.0\" \"$TOP_SRCDIR/agents/bootstrap/bootstrap.json\" \"echo\" \"0.1.0\" \"$TOP_SRCDIR/agents/echo/echo.json\" \"reviewer\" \"1.0.0\" \"$T/cards/reviewer/reviewer.json\"" \
         "$cards"
 check "the broken card was reported" grep -q "Ignoring agent card $T/cards/broken.json" "$T/troupe-routerd.log"
 
@@ -160,7 +160,7 @@ cards_include_linter() {
         router ListCards | grep -q '"linter"'
 }
 check "SIGHUP loads a new card" wait_until cards_include_linter
-check_eq "the router counts three cards" "u 3" "$(tbusctl get-property $ROUTER $ROUTER_PATH $ROUTER Cards)"
+check_eq "the router counts four cards" "u 4" "$(tbusctl get-property $ROUTER $ROUTER_PATH $ROUTER Cards)"
 rm -f "$T/cards/linter.json"
-check_eq "Reload() drops it again" "u 2" "$(router Reload)"
+check_eq "Reload() drops it again" "u 3" "$(router Reload)"
 check "the router is alive after all of it" kill -0 "$ROUTER_PID"

@@ -8,7 +8,7 @@ source "$TOP_SRCDIR/tests/integration/lib.sh"
 source "$TOP_SRCDIR/tests/integration/troupectl-lib.sh"
 
 # --- usage, help and version: no bus needed -----------------------------------------------------
-for verb in up down status health agents tasks task run logs cancel consent audit; do
+for verb in up down status health agents tasks task run logs cancel consent audit bootstrap open; do
         ctl "$verb" --help
         check_eq "troupectl $verb --help exits 0" 0 "$RC"
         case "$OUT" in
@@ -18,7 +18,7 @@ for verb in up down status health agents tasks task run logs cancel consent audi
 done
 ctl --help
 check_eq "troupectl --help exits 0" 0 "$RC"
-check "troupectl --help lists every verb" bash -c 'for v in up down status health agents tasks "task show" run logs cancel consent audit; do grep -q "^  $v" "$1" || exit 1; done' _ "$T/out"
+check "troupectl --help lists every verb" bash -c 'for v in up down status health agents tasks "task show" run logs cancel consent audit bootstrap open; do grep -q "^  $v" "$1" || exit 1; done' _ "$T/out"
 ctl --version
 check_eq "troupectl --version exits 0" 0 "$RC"
 check "troupectl --version prints the version" grep -qE '^troupectl [0-9]+\.[0-9]+' "$T/out"
