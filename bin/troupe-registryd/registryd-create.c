@@ -284,6 +284,33 @@ static int create_task_log_workspace(Task *t, const char *aside) {
 }
 
 /* The agent may have gone while the row was being written. */
+/* A workspace that a task still works in, or that a task that did not complete is about to remove,
+ * must not be moved aside (the task would go on writing in the new one, or remove it) nor be shared
+ * with such a task's removal pending. Sharing a workspace with a running task that keeps it stays
+ * allowed (reuse_workspace), as before. */
+static int create_task_check_busy(Context *c, const CreateTaskCall *call, sd_bus_error *error) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!call->replace_workspace && !call->reuse_workspace)
+                return 0; /* a new workspace: it must not exist at all */
+        path = strjoin(c->workspaces_dir, "/", call->workspace);
+        if (!path)
+                return -ENOMEM;
+        LIST_FOREACH(tasks, t, c->tasks_head) {
+                bool running = !task_state_is_final(t->state), removing = t->workspace_removal_pending;
+
+                if (!streq(t->workspace, path))
+                        continue;
+                if (removing || (running && (call->replace_workspace || t->workspace_disposable)))
+                        return bus_error_setf(error, BUS_ERROR_BUSY,
+                                              "Workspace '%s' is in use by task %s (%s%s); cancel it or wait "
+                                              "for it to end.",
+                                              call->workspace, t->id, task_state_to_string(t->state),
+                                              removing ? ", its workspace is being removed" : "");
+        }
+        return 0;
+}
+
 static int create_task_finish(Context *c, CreateTaskCall *call, sd_bus_error *error) {
         _cleanup_free_ char *workspace = NULL, *path = NULL, *aside = NULL;
         bool created = false;
@@ -295,6 +322,9 @@ static int create_task_finish(Context *c, CreateTaskCall *call, sd_bus_error *er
         if (!a || !agent_is_connected(a))
                 return bus_error_setf(error, BUS_ERROR_NO_SUCH_AGENT,
                                       "Agent '%s' went away while the task was being created.", call->agent);
+        r = create_task_check_busy(c, call, error);
+        if (r < 0)
+                return r;
         if (call->replace_workspace) {
                 r = create_task_move_aside(c, call, error, &aside);
                 if (r < 0)

@@ -171,6 +171,15 @@ check "a rejected task" wait_until task_state_is "$id" rejected
 check "... loses its workspace" wait_until test ! -e "$WORKSPACES/rejected"
 id=$(create_task keeper --params '{"ws":"canceled","hold":true}')
 wait_until task_state_is "$id" working
+# While it works there, its workspace can be neither moved aside nor shared: its removal would take
+# the other task's files with it.
+out=$(create_out keeper --params '{"ws":"canceled","hold":true}' --replace)
+check_eq "replace_workspace of a workspace a task still works in is refused as Busy" \
+        "error org.troupe.Error.Busy: Workspace 'canceled' is in use by task $id (working); cancel it or wait for it to end." "$out"
+out=$(create_out keeper --params '{"ws":"canceled","hold":true}' --reuse)
+check "reuse_workspace of a workspace a running task may remove is refused as Busy" \
+        grep -qF "error org.troupe.Error.Busy: Workspace 'canceled' is in use by task $id" <<<"$out"
+check "... and the workspace was not moved" bash -c 'test -d "$1/canceled" && ! compgen -G "$1/.aside/canceled-*"' _ "$WORKSPACES"
 "$PROBE" manager CancelTask "$id" >/dev/null
 check "a canceled task" wait_until task_state_is "$id" canceled
 check "... loses its workspace" wait_until test ! -e "$WORKSPACES/canceled"
