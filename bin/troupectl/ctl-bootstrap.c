@@ -26,7 +26,6 @@
 /* The agent the router starts for bootstrap tasks (agents/bootstrap/bootstrap.json). */
 #define BOOTSTRAP_AGENT "bootstrap"
 /* The registry refuses params over 64 KiB. */
-#define BOOTSTRAP_PARAMS_SIZE_MAX (64U * 1024U)
 /* One event line: a task result plus its envelope, as in ctl-stream.c. */
 #define BOOTSTRAP_EVENT_LINE_MAX (16U * 1024U * 1024U)
 #define BOOTSTRAP_READ_CHUNK (64U * 1024U)
@@ -208,8 +207,6 @@ static int bootstrap_check_values(const Template *t, Ctl *c, const char *name) {
 /* {"stack","project_name","options":{...},"force","open"}, the agent's BootstrapParams. */
 static int bootstrap_params(Ctl *c, const char *stack, const char *name, char **ret) {
         _cleanup_json_ json_t *options = json_object(), *params = NULL;
-        char *s = NULL;
-        int r;
 
         if (!options)
                 return log_oom();
@@ -229,16 +226,7 @@ static int bootstrap_params(Ctl *c, const char *stack, const char *name, char **
                            "force", c->force, "open", c->open);
         if (!params)
                 return log_oom();
-        r = json_dump_string(params, JSON_DUMP_COMPACT, &s);
-        if (r < 0)
-                return log_oom();
-        if (strlen(s) > BOOTSTRAP_PARAMS_SIZE_MAX) {
-                free(s);
-                return log_error_errno(-E2BIG, "The options are larger than %u bytes.",
-                                       BOOTSTRAP_PARAMS_SIZE_MAX);
-        }
-        *ret = s;
-        return 0;
+        return ctl_params_dump(params, "options", ret);
 }
 
 /* --- submitting --------------------------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic/log.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "json/json-util.h"
@@ -212,4 +213,15 @@ uint64_t json_get_uint(const json_t *o, const char *key) {
 
 double json_get_real(const json_t *o, const char *key) {
         return json_number_value(json_object_get(o, key));
+}
+
+int ctl_params_dump(const json_t *params, const char *what, char **ret) {
+        _cleanup_free_ char *s = NULL;
+
+        if (json_dump_string(params, JSON_DUMP_COMPACT, &s) < 0)
+                return log_oom();
+        if (strlen(s) > CTL_PARAMS_SIZE_MAX)
+                return log_error_errno(-E2BIG, "The %s are larger than %u bytes.", what, CTL_PARAMS_SIZE_MAX);
+        *ret = TAKE_PTR(s);
+        return 0;
 }

@@ -37,6 +37,12 @@ const char *format_monotonic_ago(uint64_t usec, char buf[static 32]);
  * anything else as compact JSON. Returns a new string, or NULL on OOM. */
 char *json_cell(const json_t *v);
 
+/* A task's params as CreateTask takes them: compact JSON of at most CTL_PARAMS_SIZE_MAX bytes (the
+ * registry's limit, checked here for a clear message before anything is sent). Logs the error;
+ * `what` names the parameters in it ("parameters", "options"). */
+#define CTL_PARAMS_SIZE_MAX (64U * 1024U)
+int ctl_params_dump(const json_t *params, const char *what, char **ret);
+
 /* Helpers that read a field of a property object, with a fallback for missing or mistyped ones. */
 const char *json_get_string(const json_t *o, const char *key, const char *fallback);
 uint64_t json_get_uint(const json_t *o, const char *key);

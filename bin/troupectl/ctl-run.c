@@ -13,7 +13,6 @@
 #include "json/json-util.h"
 
 /* The registry refuses params over 64 KiB; say so before sending. */
-#define CTL_PARAMS_SIZE_MAX (64U * 1024U)
 
 /* "K=V" gives a string, "K:=JSON" any JSON value. */
 static int param_parse(const char *arg, char **ret_key, json_t **ret_value) {
@@ -50,7 +49,6 @@ static int param_parse(const char *arg, char **ret_key, json_t **ret_value) {
 
 static int params_build(Ctl *c, char **ret) {
         _cleanup_json_ json_t *o = json_object();
-        char *s = NULL;
         int r;
 
         if (!o)
@@ -69,16 +67,7 @@ static int params_build(Ctl *c, char **ret) {
                 if (json_object_set_new(o, key, value) < 0)
                         return log_oom();
         }
-        r = json_dump_string(o, JSON_DUMP_COMPACT, &s);
-        if (r < 0)
-                return log_oom();
-        if (strlen(s) > CTL_PARAMS_SIZE_MAX) {
-                free(s);
-                return log_error_errno(-E2BIG, "The parameters are larger than %u bytes.",
-                                       CTL_PARAMS_SIZE_MAX);
-        }
-        *ret = s;
-        return 0;
+        return ctl_params_dump(o, "parameters", ret);
 }
 
 /* The router's refusal, with the agents it knows when the name was wrong. */
