@@ -15,7 +15,7 @@ CONFINEMENT_TESTS = \
         tests/integration/test-confinement.sh \
         tests/integration/test-confinement-user.sh
 TESTS += $(CONFINEMENT_TESTS)
-EXTRA_DIST += $(CONFINEMENT_TESTS)
+EXTRA_DIST += $(CONFINEMENT_TESTS) tests/integration/confinement-lib.sh
 
 # Workspaces and typed parameters from the agent card's "task" object, with the registry and the
 # supervisor (issue 5).

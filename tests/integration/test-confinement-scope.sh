@@ -27,59 +27,17 @@ fi
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 source "$TOP_SRCDIR/tests/integration/supervisor-lib.sh"
 
-# lib.sh's skip_all() leaves its EXIT trap to print a second plan ("1..0"), which TAP drivers
-# refuse: this stops what was started and prints the skip plan alone.
-skip_scope() {
-        local p
-        trap - EXIT
-        for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-        for p in "${_pids[@]}"; do wait "$p" 2>/dev/null; done
-        rm -rf "$T"
-        printf '1..0 # SKIP %s\n' "$*"
-        exit 0
-}
-
-PYTHON=$(command -v /usr/bin/python3 || command -v python3) || skip_scope "python3 is needed to read the JSON reports"
+PYTHON=$(command -v /usr/bin/python3 || command -v python3) || skip_all "python3 is needed to read the JSON reports"
 PROBE="$TOP_BUILDDIR/sandbox-probe"
 
-jget() {
-        "$PYTHON" -c 'import json, sys; j = json.loads(sys.argv[1]); v = eval(sys.argv[2]); print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "$1" "$2"
-}
-
-bus_string() {
-        tbusctl --json=short get-property "$SUP" "$1" "$2" "$3" |
-                "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["data"])'
-}
-
-ended() {
-        local s
-        s=$(prop "$1" State) && [ "$s" = exited ] || [ "$s" = failed ]
-}
-
-run_probe() {
-        local opts=()
-        while [ "$1" != "--" ]; do
-                opts+=("$1")
-                shift
-        done
-        shift
-        OUT="" CONF=""
-        sup_spawn probe "${opts[@]}" -- "$PROBE" "$@" >"$T/spawn.err" 2>&1 || return 1
-        wait_until ended "$OBJ" || return 1
-        OUT=$(log_file "$ID")
-        CONF=$(bus_string "$OBJ" "$SUP.Process" Confinement)
-}
-
-line() {
-        grep -m1 "^$1 " <<<"$OUT"
-}
+source "$TOP_SRCDIR/tests/integration/confinement-lib.sh"
 
 [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/pids ] ||
-        skip_scope "the limits are read back from the cgroup v1 memory and pids hierarchies, which are not mounted here"
+        skip_all "the limits are read back from the cgroup v1 memory and pids hierarchies, which are not mounted here"
 
 # The user manager ------------------------------------------------------------------------------------
 mkdir -p "$T/run-systemd/system"
-mount --bind "$T/run-systemd" /run/systemd || skip_scope "cannot bind-mount over /run/systemd"
+mount --bind "$T/run-systemd" /run/systemd || skip_all "cannot bind-mount over /run/systemd"
 "$SYSTEMD" --user >"$T/systemd-user.log" 2>&1 &
 MANAGER=$!
 _pids+=("$MANAGER")
@@ -90,7 +48,7 @@ manager_running() {
         [ "$s" = running ] || [ "$s" = degraded ]
 }
 wait_until test -S "$XDG_RUNTIME_DIR/systemd/private" && wait_until manager_running ||
-        skip_scope "the systemd user manager did not start: $(tail -n 3 "$T/systemd-user.log" | tr '\n' ' ')"
+        skip_all "the systemd user manager did not start: $(tail -n 3 "$T/systemd-user.log" | tr '\n' ' ')"
 ok "a systemd user manager answers on $XDG_RUNTIME_DIR/systemd/private"
 
 # unit_prop UNIT PROPERTY: the manager's view of a unit.
